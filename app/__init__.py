@@ -1,0 +1,272 @@
+"""Sankaku: the application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+import config as config_module
+from app.db import configure_sqlite_engine
+from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+from app.i18n import _, select_locale, select_timezone
+from app.logging_setup import configure_logging
+
+ROLES = ("all", "public", "internal")
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says what to change."""
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints for the APP_ROLE, CLI. Runs no queries."""
+    name = config_name or os.environ.get("APP_CONFIG", "default")
+    try:
+        config_cls = config_module.CONFIGS[name]
+    except KeyError as exc:
+        choices = ", ".join(sorted(config_module.CONFIGS))
+        raise ConfigError(f"unknown APP_CONFIG {name!r}; use one of {choices}") from exc
+
+    app = Flask(__name__, instance_path=None)
+    app.config.from_object(config_cls)
+    app.config.update(config_module.settings_from_env(config_cls))
+    if overrides:
+        app.config.update(overrides)
+    _finish_config(app)
+
+    configure_logging(app)
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = int(app.config["PROXY_FIX_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    from app.sessions import DatabaseSessionInterface
+
+    app.session_interface = DatabaseSessionInterface()
+    db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                configure_sqlite_engine(engine, int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    limiter.init_app(app)
+    _init_login(app)
+    _register_models()
+    _register_blueprints(app)
+    _register_security(app)
+    _register_errors(app)
+    _register_template_globals(app)
+    _register_mail_hook(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    cfg = app.config
+    role = cfg["APP_ROLE"]
+    if role not in ROLES:
+        raise ConfigError(f"APP_ROLE must be one of {', '.join(ROLES)}, not {role!r}")
+    instance = Path(cfg["INSTANCE_DIR"])
+    cfg["INSTANCE_DIR"] = str(instance)
+    if cfg["ENV_NAME"] in ("development", "default"):
+        instance.mkdir(parents=True, exist_ok=True)
+    secret = cfg.get("SECRET_KEY")
+    if not secret and cfg["ENV_NAME"] in ("development", "default"):
+        secret = _dev_secret(instance)
+    if cfg["ENV_NAME"] == "production":
+        if not secret:
+            raise ConfigError("SECRET_KEY is not set: set it to a random value of 32+ characters")
+        too_short = len(secret) < config_module.MIN_SECRET_KEY_LENGTH
+        if secret == config_module.DEV_SECRET_KEY or too_short:
+            raise ConfigError(
+                "SECRET_KEY is a default or shorter than 32 characters: set a random value"
+            )
+        if not cfg.get("DATABASE_URL"):
+            raise ConfigError("DATABASE_URL is not set: production needs PostgreSQL")
+        if str(cfg["RATELIMIT_STORAGE_URI"]).startswith("memory"):
+            raise ConfigError(
+                "RATELIMIT_STORAGE_URI is memory: set redis://… so limits hold across workers"
+            )
+    cfg["SECRET_KEY"] = secret
+    main_url = cfg.get("DATABASE_URL") or f"sqlite:///{instance / 'sankaku.db'}"
+    cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_url(main_url)
+    binds: dict[str, str] = {}
+    if role != "public":
+        pii_url = cfg.get("PII_DATABASE_URL") or f"sqlite:///{instance / 'pii.db'}"
+        binds["pii"] = _normalise_url(pii_url)
+    cfg["SQLALCHEMY_BINDS"] = binds
+    cfg["SEARCH_DIR"] = cfg.get("SEARCH_DIR") or str(instance / "search")
+    cfg["MAIL_OUTBOX_DIR"] = cfg.get("MAIL_OUTBOX_DIR") or str(instance / "outbox")
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"]
+    cfg["SESSION_COOKIE_SECURE"] = bool(cfg["SESSION_COOKIE_SECURE"])
+    if cfg["SESSION_COOKIE_NAME"].startswith("__Host-") and not cfg["SESSION_COOKIE_SECURE"]:
+        raise ConfigError("a __Host- session cookie needs SESSION_COOKIE_SECURE=true")
+
+
+def _normalise_url(url: str) -> str:
+    """Accept plain postgresql:// URLs and use the psycopg 3 driver for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _dev_secret(instance: Path) -> str:
+    """A development secret generated once and kept under instance/ (never in the repo)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def _init_login(app: Flask) -> None:
+    from app.auth.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # type: ignore[assignment]
+    login_manager.session_protection = None  # sessions are server-side and rotated at login
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        try:
+            user = db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+        if user is None or not user.is_active:
+            return None
+        return user
+
+
+def _register_models() -> None:
+    """Import every model module so metadata (and Alembic) sees all tables."""
+    import app.auth.models
+    import app.mail.models
+    import app.sessions  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.auth import bp as auth_bp
+    from app.site import bp as site_bp
+
+    app.register_blueprint(site_bp)
+    app.register_blueprint(auth_bp)
+
+
+JSON_PREFIXES = ("/healthz", "/api/", "/auth/jpki/challenge", "/auth/jpki/response")
+
+CSP = (
+    "default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
+
+
+def _register_security(app: Flask) -> None:
+    @app.before_request
+    def _nonce() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        nonce = g.get("csp_nonce") or secrets.token_urlsafe(16)
+        response.headers["Content-Security-Policy"] = CSP.format(nonce=nonce)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if app.config["HSTS"]:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if current_user.is_authenticated or request.path.startswith("/auth/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _register_errors(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def _csrf(err: CSRFError) -> tuple[str, int]:
+        app.logger.warning("csrf failure path=%s", request.path)
+        reason = _("The form expired. Please go back, reload the page and try again.")
+        return render_template("errors/400.html", reason=reason), 400
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Any:
+        code = err.code or 500
+        if request.path.startswith(JSON_PREFIXES):
+            return {"ok": False, "error": err.name, "status": code}, code
+        template = f"errors/{code}.html"
+        try:
+            body = render_template(template, error=err)
+        except Exception:
+            body = render_template("errors/generic.html", error=err, code=code)
+        response = err.get_response()
+        response.set_data(body)
+        response.content_type = "text/html; charset=utf-8"
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> tuple[str, int]:
+        if isinstance(err, HTTPException):
+            return _http(err)
+        app.logger.exception("unhandled error path=%s", request.path)
+        db.session.rollback()
+        return render_template("errors/500.html"), 500
+
+
+def _register_template_globals(app: Flask) -> None:
+    from app.forms import EmptyForm
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        locale = str(get_locale() or app.config["BABEL_DEFAULT_LOCALE"])
+        town = app.config["MUNICIPALITY_NAME" if locale == "ja" else "MUNICIPALITY_NAME_EN"]
+        return {
+            "csp_nonce": g.get("csp_nonce", ""),
+            "current_locale": locale,
+            "empty_form": EmptyForm,
+            "municipality": town,
+        }
+
+
+def _register_mail_hook(app: Flask) -> None:
+    """Embedded mode: deliver queued mail right after the request that queued it committed."""
+
+    @app.after_request
+    def _deliver(response: Response) -> Response:
+        wanted = g.get("mail_queued") and app.config["MAIL_DELIVER_INLINE"]
+        if wanted and response.status_code < 500:
+            from app.mail.services import deliver_pending
+
+            try:
+                if db.session().in_transaction():
+                    db.session.rollback()
+                deliver_pending(limit=20)
+            except Exception:
+                app.logger.exception("inline mail delivery failed")
+                db.session.rollback()
+        return response
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,30 @@
+"""Access decorators: the one place roles are checked for views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from app.auth.models import RoleCode
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def role_required(code: RoleCode) -> Callable[[F], F]:
+    """Only members holding `code` (or admins) get through; others see 404 (A21, R06)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.has_role(code):
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator

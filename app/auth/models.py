@@ -1,0 +1,160 @@
+"""Accounts: members, roles as data, invitations and single-use email tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, func, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import UTCDateTime, utcnow
+from app.extensions import db
+
+
+class RoleCode(enum.StrEnum):
+    """Site-wide roles. Community admins are per community and live with communities."""
+
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+user_roles = Table(
+    "user_roles",
+    db.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(db.Model):  # type: ignore[name-defined,misc]
+    """A role row; codes come from `RoleCode`. Seeded by the first migration."""
+
+    __tablename__ = "roles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class User(db.Model):  # type: ignore[name-defined,misc]
+    """A member account. Email and handle are unique case-insensitively."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254), unique=True)
+    handle: Mapped[str] = mapped_column(String(30))
+    handle_key: Mapped[str] = mapped_column(String(30), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(5), default="ja")
+    status: Mapped[str] = mapped_column(String(16), default=AccountStatus.ACTIVE.value)
+    suspended_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    email_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    invite_quota: Mapped[int] = mapped_column(default=5)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    invited_by: Mapped[User | None] = relationship(remote_side=[id])
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    @property
+    def is_active(self) -> bool:
+        """Suspended members cannot log in; a suspension that has run out no longer counts."""
+        if self.status != AccountStatus.SUSPENDED.value:
+            return True
+        until = self.suspended_until
+        return until is not None and until <= utcnow()
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, code: RoleCode) -> bool:
+        """Whether the member holds a site role. Admins hold every role."""
+        codes = {role.code for role in self.roles}
+        return code.value in codes or RoleCode.ADMIN.value in codes
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email_confirmed_at is not None
+
+
+def role_by_code(code: RoleCode) -> Role:
+    """The role row for a code (seeded by the migration)."""
+    role = db.session.execute(select(Role).where(Role.code == code.value)).scalar_one_or_none()
+    if role is None:
+        role = Role(code=code.value)
+        db.session.add(role)
+    return role
+
+
+class Invitation(db.Model):  # type: ignore[name-defined,misc]
+    """An invitation to join: single use, expiring, remembering who invited whom."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    message: Mapped[str] = mapped_column(String(1000), default="")
+    role: Mapped[str] = mapped_column(String(32), default=RoleCode.MEMBER.value)
+    inviter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    inviter: Mapped[User | None] = relationship(foreign_keys=[inviter_id])
+
+
+class TokenPurpose(enum.StrEnum):
+    CONFIRM_EMAIL = "confirm_email"
+    CHANGE_EMAIL = "change_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a password
+
+
+class EmailToken(db.Model):  # type: ignore[name-defined,misc]
+    """A single-use token sent by email. Only its SHA-256 is stored."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    new_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (Index("ix_email_tokens_user_id_purpose", "user_id", "purpose"),)
+
+
+def count_users() -> int:
+    return int(db.session.execute(select(func.count(User.id))).scalar_one())

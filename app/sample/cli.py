@@ -1,0 +1,56 @@
+"""`flask sample load FILE.json` and `flask sample demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+
+sample_cli = AppGroup("sample", help="Sample and demo data.")
+
+
+@sample_cli.command("load")
+@click.argument("path", type=click.Path(dir_okay=False))
+def sample_load(path: str) -> None:
+    """Load FILE.json in one transaction and print {key: URL path} as JSON."""
+    from app.sample.loader import SampleError, load_sample
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        sys.exit(2)
+    except ValueError as exc:
+        click.echo(f"error: {path} is not valid JSON: {exc}", err=True)
+        sys.exit(2)
+    try:
+        paths = load_sample(data)
+        db.session.flush()
+    except SampleError as exc:
+        db.session.rollback()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except IntegrityError as exc:
+        db.session.rollback()
+        click.echo(f"error: the file conflicts with existing data: {exc.orig}", err=True)
+        sys.exit(1)
+    db.session.commit()
+    click.echo(json.dumps(paths, ensure_ascii=False))
+
+
+@sample_cli.command("demo")
+def sample_demo() -> None:
+    """Build the demo town (idempotent) and print the demo accounts."""
+    from app.sample.demo import DEMO_PASSWORD, build_demo
+
+    accounts = build_demo()
+    db.session.commit()
+    click.echo(f"Demo town ready. Password for every demo account: {DEMO_PASSWORD}")
+    for email, label in accounts:
+        click.echo(f"  {email:32} {label}")
