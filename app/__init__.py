@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
@@ -157,19 +158,30 @@ def _init_login(app: Flask) -> None:
         return user
 
 
+# Feature packages: each names its model modules and its blueprint, and the roles serving it.
+# A feature package may also have a `register(app)` function (CLI groups, sample-data hooks).
+MODEL_MODULES = ("app.auth.models", "app.mail.models", "app.sessions")
+BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("app.site", ROLES),
+    ("app.auth", ROLES),
+)
+
+
 def _register_models() -> None:
     """Import every model module so metadata (and Alembic) sees all tables."""
-    import app.auth.models
-    import app.mail.models
-    import app.sessions  # noqa: F401
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.auth import bp as auth_bp
-    from app.site import bp as site_bp
-
-    app.register_blueprint(site_bp)
-    app.register_blueprint(auth_bp)
+    role = app.config["APP_ROLE"]
+    for module_name, roles in BLUEPRINTS:
+        module = importlib.import_module(module_name)
+        if role == "all" or role in roles:
+            app.register_blueprint(module.bp)
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(app)
 
 
 JSON_PREFIXES = ("/healthz", "/api/", "/auth/jpki/challenge", "/auth/jpki/response")

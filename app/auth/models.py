@@ -38,6 +38,7 @@ class Role(db.Model):  # type: ignore[name-defined,misc]
     """A role row; codes come from `RoleCode`. Seeded by the first migration."""
 
     __tablename__ = "roles"
+    __table_args__ = {"info": {"reference_data": True}}  # noqa: RUF012 - SQLAlchemy's API
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
