@@ -34,6 +34,7 @@ class Config:
     PII_DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 10_000
+    SQLITE_IMMEDIATE_OUTSIDE_REQUEST = True  # CLI commands and jobs write: take the lock at once
 
     SEARCH_DIR: str | None = None
     SEARCH_BACKEND = "whoosh"
@@ -130,6 +131,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     MAIL_DELIVER_INLINE = False
+    # Test code reads between requests; a deferred BEGIN keeps it from blocking the app's writes.
+    SQLITE_IMMEDIATE_OUTSIDE_REQUEST = False
+    SQLITE_BUSY_TIMEOUT_MS = 5_000
     SECRET_KEY = "test-secret-key-that-is-long-enough-for-tests"  # noqa: S105
 
 

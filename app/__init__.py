@@ -57,7 +57,11 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":
-                configure_sqlite_engine(engine, int(app.config["SQLITE_BUSY_TIMEOUT_MS"]))
+                configure_sqlite_engine(
+                    engine,
+                    int(app.config["SQLITE_BUSY_TIMEOUT_MS"]),
+                    immediate_outside_request=bool(app.config["SQLITE_IMMEDIATE_OUTSIDE_REQUEST"]),
+                )
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
@@ -110,12 +114,27 @@ def _finish_config(app: Flask) -> None:
         pii_url = cfg.get("PII_DATABASE_URL") or f"sqlite:///{instance / 'pii.db'}"
         binds["pii"] = _normalise_url(pii_url)
     cfg["SQLALCHEMY_BINDS"] = binds
+    cfg["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(translation_directories())
     cfg["SEARCH_DIR"] = cfg.get("SEARCH_DIR") or str(instance / "search")
     cfg["MAIL_OUTBOX_DIR"] = cfg.get("MAIL_OUTBOX_DIR") or str(instance / "outbox")
     cfg["RATELIMIT_STORAGE_URI"] = cfg["RATELIMIT_STORAGE_URI"]
     cfg["SESSION_COOKIE_SECURE"] = bool(cfg["SESSION_COOKIE_SECURE"])
     if cfg["SESSION_COOKIE_NAME"].startswith("__Host-") and not cfg["SESSION_COOKIE_SECURE"]:
         raise ConfigError("a __Host- session cookie needs SESSION_COOKIE_SECURE=true")
+
+
+def translation_directories() -> list[str]:
+    """Every `translations` folder in the package: the core one and one per feature package.
+
+    Flask-Babel merges them, so each feature keeps its own catalogue.
+    """
+    root = Path(__file__).resolve().parent
+    found = [
+        root / "translations",
+        *sorted(root.glob("*/translations")),
+        *sorted(root.glob("*/*/translations")),
+    ]
+    return [str(path) for path in found if path.is_dir()]
 
 
 def _normalise_url(url: str) -> str:
@@ -144,7 +163,7 @@ def _init_login(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = None  # type: ignore[assignment]
+    login_manager.login_message = None
     login_manager.session_protection = None  # sessions are server-side and rotated at login
 
     @login_manager.user_loader

@@ -60,20 +60,23 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _wants_immediate(conn: Connection) -> bool:
+def _wants_immediate(conn: Connection, outside_request: bool) -> bool:
     """Write transactions on SQLite begin IMMEDIATE so writers queue instead of failing late.
 
-    Reads (GET requests) begin deferred so that readers never wait on each other.
+    Reads (GET requests) begin deferred so that readers never wait on each other. Outside a
+    request (CLI commands, jobs) transactions begin IMMEDIATE unless configured otherwise.
     """
     opt = conn.get_execution_options().get("sqlite_begin")
     if opt is not None:
         return bool(opt == "immediate")
     if has_request_context():
         return request.method not in {"GET", "HEAD", "OPTIONS"}
-    return True
+    return outside_request
 
 
-def configure_sqlite_engine(engine: Engine, busy_timeout_ms: int) -> None:
+def configure_sqlite_engine(
+    engine: Engine, busy_timeout_ms: int, *, immediate_outside_request: bool = True
+) -> None:
     """Apply WAL, synchronous=FULL, foreign keys, busy timeout and the pysqlite BEGIN recipe."""
 
     @event.listens_for(engine, "connect")
@@ -89,4 +92,5 @@ def configure_sqlite_engine(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _wants_immediate(conn) else "BEGIN")
+        immediate = _wants_immediate(conn, immediate_outside_request)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -56,6 +56,10 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
+        if has_app_context():
+            # End the test's own transaction: its changes become visible to the request, and
+            # its next read starts a new snapshot that sees what the request committed.
+            db.session.commit()
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 
@@ -203,7 +207,7 @@ def outbox(app: Flask) -> Callable[[], list[Any]]:
     from app.mail.models import OutboxMessage
 
     def _rows() -> list[Any]:
-        db.session.expire_all()
+        db.session.rollback()  # end the test's read snapshot so it sees what requests committed
         return list(db.session.execute(select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
 
     return _rows

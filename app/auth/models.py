@@ -34,7 +34,7 @@ user_roles = Table(
 )
 
 
-class Role(db.Model):  # type: ignore[name-defined,misc]
+class Role(db.Model):  # type: ignore[name-defined]
     """A role row; codes come from `RoleCode`. Seeded by the first migration."""
 
     __tablename__ = "roles"
@@ -44,7 +44,7 @@ class Role(db.Model):  # type: ignore[name-defined,misc]
     code: Mapped[str] = mapped_column(String(32), unique=True)
 
 
-class User(db.Model):  # type: ignore[name-defined,misc]
+class User(db.Model):  # type: ignore[name-defined]
     """A member account. Email and handle are unique case-insensitively."""
 
     __tablename__ = "users"
@@ -110,7 +110,7 @@ def role_by_code(code: RoleCode) -> Role:
     return role
 
 
-class Invitation(db.Model):  # type: ignore[name-defined,misc]
+class Invitation(db.Model):  # type: ignore[name-defined]
     """An invitation to join: single use, expiring, remembering who invited whom."""
 
     __tablename__ = "invitations"
@@ -138,7 +138,7 @@ class TokenPurpose(enum.StrEnum):
     RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a password
 
 
-class EmailToken(db.Model):  # type: ignore[name-defined,misc]
+class EmailToken(db.Model):  # type: ignore[name-defined]
     """A single-use token sent by email. Only its SHA-256 is stored."""
 
     __tablename__ = "email_tokens"

@@ -11,8 +11,9 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.auth.models import (
@@ -64,10 +65,11 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def absolute_url(endpoint: str, **values: object) -> str:
+def absolute_url(endpoint: str, **values: Any) -> str:
     """A link for an email: SERVER_BASE_URL plus the endpoint's path."""
     base = str(current_app.config["SERVER_BASE_URL"]).rstrip("/")
-    return base + url_for(endpoint, **values)
+    # Built from the URL map so it works in CLI commands and jobs too, not only in requests.
+    return base + current_app.url_map.bind("localhost").build(endpoint, values)
 
 
 def find_user_by_email(email: str) -> User | None:

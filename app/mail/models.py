@@ -18,7 +18,7 @@ class MailStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+class OutboxMessage(db.Model):  # type: ignore[name-defined]
     """One email to one recipient, delivered later by `flask mail deliver`."""
 
     __tablename__ = "outbox"

@@ -45,12 +45,17 @@ def sample_load(path: str) -> None:
 
 
 @sample_cli.command("demo")
-def sample_demo() -> None:
+@click.option("--if-empty", is_flag=True, help="Only build it when there are no members yet.")
+def sample_demo(if_empty: bool) -> None:
     """Build the demo town (idempotent) and print the demo accounts."""
-    from app.sample.demo import DEMO_PASSWORD, build_demo
+    from app.auth.models import count_users
+    from app.sample.demo import DEMO_PASSWORD, build_demo, demo_accounts
 
-    accounts = build_demo()
-    db.session.commit()
+    if if_empty and count_users() > 0:
+        accounts = demo_accounts()
+    else:
+        accounts = build_demo()
+        db.session.commit()
     click.echo(f"Demo town ready. Password for every demo account: {DEMO_PASSWORD}")
     for email, label in accounts:
         click.echo(f"  {email:32} {label}")

@@ -36,11 +36,18 @@ DEMO_DOMAIN = "midori.example"
 DEMO_STEPS: list[Callable[[dict[str, User]], None]] = []
 
 
+def demo_accounts() -> list[tuple[str, str]]:
+    """The demo accounts to print: (email, description)."""
+    return [
+        (f"{handle}@{DEMO_DOMAIN}", f"{name} — {label}")
+        for handle, name, _d, _r, label in RESIDENTS
+    ]
+
+
 def build_demo() -> list[tuple[str, str]]:
     """Create the demo residents if missing and run every registered demo step."""
     members: dict[str, User] = {}
-    accounts: list[tuple[str, str]] = []
-    for handle, name, _district, role, label in RESIDENTS:
+    for handle, name, _district, role, _label in RESIDENTS:
         email = f"{handle}@{DEMO_DOMAIN}"
         user = find_user_by_email(email)
         if user is None:
@@ -53,7 +60,6 @@ def build_demo() -> list[tuple[str, str]]:
                 confirmed=True,
             )
         members[handle] = user
-        accounts.append((email, f"{name} — {label}"))
     for step in DEMO_STEPS:
         step(members)
-    return accounts
+    return demo_accounts()

@@ -1,0 +1,67 @@
+# Sankaku — see README.md. `make run` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app:create_app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: help run test setup system venv translations extract-messages lint typecheck bench \
+        demo-card clean
+
+help:
+	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
+	@echo "make test   - set up and run ruff, mypy and all tests (SQLite, then PostgreSQL)"
+	@echo "make bench  - run the benchmarks (not part of the tests)"
+	@echo "make lint | typecheck | translations | extract-messages | clean"
+
+system:
+	@scripts/ensure-system.sh run
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+translations: venv
+	@for dir in $$($(BIN)/python -c 'from app import translation_directories as t; print(" ".join(t()))'); do \
+	  $(BIN)/pybabel compile -q -d $$dir; \
+	done
+
+extract-messages: venv
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k _n:1,2 --no-location --sort-output \
+	  --omit-header -o app/translations/messages.pot .
+	$(BIN)/pybabel update -q -i app/translations/messages.pot -d app/translations -l ja \
+	  --no-fuzzy-matching
+
+setup: system venv translations
+
+run: setup
+	$(BIN)/flask db upgrade
+	$(BIN)/flask sample demo --if-empty
+	@echo "Sankaku is starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
+	$(BIN)/gunicorn --workers 1 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
+	  'app:create_app()'
+
+test:
+	@scripts/ensure-system.sh test
+	@$(MAKE) --no-print-directory venv translations
+	@scripts/run-tests.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench: setup
+	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	find app -name '*.mo' -delete
