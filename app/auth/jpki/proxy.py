@@ -57,7 +57,7 @@ def certificate_from_proxy_header(value: str | None) -> bytes:
     text = value.strip()
     try:
         if text.startswith("-----BEGIN") or text.upper().startswith("%2D%2D%2D%2D%2DBEGIN"):
-            pem = _percent_decode(text) if text.startswith("%") else text.encode("ascii")
+            pem = _percent_decode(text) if "%" in text else text.encode("ascii")
             if b"-----BEGIN" not in pem:
                 raise ProxyHeaderError("not a PEM certificate")
             blocks = pem_blocks(pem, "CERTIFICATE")

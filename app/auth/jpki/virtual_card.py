@@ -97,6 +97,7 @@ class JpkiCardEmulator:
     pin: str = "1234"
     password: str = "ABC123"  # noqa: S105 - the emulated test card's default
     label: str = TOKEN_LABEL
+    aid: bytes = JPKI_AID  # another AID makes it "some other card" for tests
     tries: dict[str, int] = field(default_factory=lambda: dict(MAX_TRIES))
     app_selected: bool = False
     current_ef: int | None = None
@@ -205,7 +206,7 @@ class JpkiCardEmulator:
         if cmd.p1 == 0x04:
             if cmd.p2 not in (0x0C, 0x00):
                 return _sw(0x6A86)
-            if cmd.data != JPKI_AID:
+            if cmd.data != self.aid:
                 return _sw(0x6A82)
             self.app_selected = True
             self.current_ef = None
@@ -307,7 +308,7 @@ class VirtualCardServer:
 
     ``remove_after_apdus``: after answering that many APDUs since insertion, the next APDU is
     not answered and the connection is closed, as if the card were pulled out mid-operation;
-    the card is re-inserted after ``reinsert_delay`` seconds (None: stays out).
+    the card is re-inserted after ``reinsert_delay`` seconds (None: stays out until `insert`).
     """
 
     def __init__(
@@ -326,6 +327,8 @@ class VirtualCardServer:
         self.reinsert_delay: float | None = 0.5
         self.apdu_count = 0
         self.connected = threading.Event()
+        self._present = threading.Event()
+        self._present.set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -346,8 +349,13 @@ class VirtualCardServer:
             self._thread.join(timeout)
 
     def remove(self) -> None:
-        """Pull the card out now (it comes back after ``reinsert_delay`` unless None)."""
+        """Pull the card out and keep it out until `insert`."""
+        self._present.clear()
         self._close()
+
+    def insert(self) -> None:
+        """Put the card (back) in; the server connects to vpcd again."""
+        self._present.set()
 
     def _close(self) -> None:
         sock, self._sock = self._sock, None
@@ -360,6 +368,9 @@ class VirtualCardServer:
     def serve_forever(self) -> None:
         """Connect to vpcd and answer it until stopped; retry while vpcd is not there."""
         while not self._stop.is_set():
+            if not self._present.is_set():
+                self._stop.wait(0.05)
+                continue
             try:
                 sock = socket.create_connection((self.host, self.port), timeout=2.0)
             except OSError:
@@ -376,10 +387,11 @@ class VirtualCardServer:
             log.info("virtual card removed")
             if removed_by_hook:
                 if self.reinsert_delay is None:
-                    self._stop.wait()
-                    return
-                self._stop.wait(self.reinsert_delay)
-            else:
+                    self._present.clear()
+                else:
+                    self._stop.wait(self.reinsert_delay)
+            elif self._present.is_set():
+                # vpcd went away (pcscd restarted): try again shortly.
                 self._stop.wait(self.retry_delay)
 
     def _recv_exact(self, sock: socket.socket, n: int) -> bytes | None:
