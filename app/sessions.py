@@ -27,7 +27,7 @@ from app.extensions import db
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 
 
-class WebSession(db.Model):  # type: ignore[name-defined,misc]
+class WebSession(db.Model):  # type: ignore[name-defined]
     """One browser session. `id_hash` is SHA-256 of the cookie value, never the value itself."""
 
     __tablename__ = "web_sessions"
@@ -68,7 +68,7 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.last_seen_at: dt.datetime | None = None
 
     @property
-    def permanent(self) -> bool:  # type: ignore[override]
+    def permanent(self) -> bool:
         return self.remember
 
     @permanent.setter

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.extensions import db
+from app.extensions import db, limiter
 from tests.factories import Factories
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -142,6 +142,8 @@ def app(app_config: dict[str, Any], db_template: dict[str, str]) -> Iterator[Fla
     """The app on a fresh database, with an app context pushed for the test's own code."""
     application = create_app("testing", overrides=app_config)
     application.test_client_class = IsolatedClient
+    if limiter.enabled:
+        limiter.reset()  # one Limiter object serves every test app: start each test at zero
     ctx = application.app_context()
     ctx.push()
     if db_template["kind"] == "postgresql":

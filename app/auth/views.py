@@ -126,6 +126,7 @@ def logout() -> Response:
         current_app.logger.info("logout user=%s", current_user.id)
     logout_user()
     session.clear()
+    rotate_session(remember=False)  # the old id's row is deleted; a new one carries the notice
     flash(_("You have logged out."), "info")
     return redirect(url_for(HOME))
 
