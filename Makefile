@@ -29,7 +29,7 @@ venv: $(VENV)/.installed
 
 translations: venv
 	@for dir in $$($(BIN)/python -c 'from app import translation_directories as t; print(" ".join(t()))'); do \
-	  $(BIN)/pybabel compile -q -d $$dir; \
+	  $(BIN)/pybabel compile -d $$dir >/dev/null; \
 	done
 
 extract-messages: venv
