@@ -49,3 +49,57 @@ class Factories:
         issued = create_invitation(inviter, email, **kw)
         db.session.commit()
         return issued
+
+    # --- SNS ---------------------------------------------------------------------------------
+
+    def friends(self, a: User, b: User) -> None:
+        """Make `a` and `b` friends (both directions)."""
+        from app.sns.services import _make_friends
+
+        _make_friends(a.id, b.id)
+        db.session.commit()
+
+    def block(self, blocker: User, blocked: User) -> None:
+        from app.sns.services import block_member
+
+        block_member(blocker, blocked)
+        db.session.commit()
+
+    def diary(
+        self,
+        author: User,
+        *,
+        title: str = "今日の出来事",
+        body: str = "公園の桜がきれいでした。",
+        visibility: str = "friends",
+        **kw: Any,
+    ) -> Any:
+        from app.sns.services import create_diary
+
+        entry = create_diary(author, title=title, body=body, visibility=visibility, **kw)
+        db.session.commit()
+        return entry
+
+    def comment(self, diary: Any, author: User, body: str = "いいですね！") -> Any:
+        from app.sns.services import add_comment
+
+        comment = add_comment(diary, author, body)
+        db.session.commit()
+        return comment
+
+    def profile_value(self, user: User, key: str, value: str, visibility: str = "members") -> None:
+        from app.sns.services import field_by_key, set_profile_value
+
+        fd = field_by_key(key)
+        assert fd is not None
+        set_profile_value(user, fd, value, visibility)
+        db.session.commit()
+
+    def message(
+        self, sender: User, recipient: User, body: str = "こんにちは", subject: str = ""
+    ) -> Any:
+        from app.sns.services import send_message
+
+        msg = send_message(sender, recipient, subject, body)
+        db.session.commit()
+        return msg

@@ -1,0 +1,462 @@
+"""Graded visibility: one set of rules with two faces that always agree.
+
+- `can_view(viewer, obj)` decides for one object in Python;
+- `visible_to(stmt, viewer)` adds the same rules as SQL to a listing, timeline, count or search.
+
+Levels, smallest reach first: private < friends < friends_of_friends < members < public.
+On top of the level:
+
+- the owner always sees their own object (also when a moderator hid it);
+- a block hides each side from the other completely (both directions);
+- moderator-hidden content is seen only by its owner and by moderators;
+- a suspended member's content is hidden from everyone but moderators;
+- soft-deleted content is seen by nobody through these rules (the owner's trash is its own page);
+- an object with a parent (a comment on a diary) is visible only where its parent is.
+
+Moderators get no extra reach over levels or blocks: a friends-only diary stays friends-only.
+Reports carry a snapshot of the reported text, so moderation does not need to break privacy.
+
+The module knows the social graph (friendships and blocks) only through `configure_graph`,
+which the SNS models call on import, and each model's rule through `register_rule`, so it
+imports no feature package.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from flask import abort
+from flask_login import AnonymousUserMixin
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    exists,
+    false,
+    inspect,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from app.auth.models import AccountStatus, RoleCode, User
+from app.db import utcnow
+from app.extensions import db
+from app.i18n import _l
+
+T = TypeVar("T")
+S = TypeVar("S")  # a Select
+
+
+class Visibility(enum.StrEnum):
+    """How far an object reaches. Compare reach with `rank`, not with `<` (these are strings)."""
+
+    PRIVATE = "private"
+    FRIENDS = "friends"
+    FRIENDS_OF_FRIENDS = "friends_of_friends"
+    MEMBERS = "members"
+    PUBLIC = "public"
+
+    @property
+    def rank(self) -> int:
+        return _ORDER.index(self)
+
+    @property
+    def label(self) -> str:
+        return str(_LABELS[self])
+
+    @classmethod
+    def parse(cls, value: Any) -> Visibility | None:
+        """The level named by `value`, or None when it names none (a forged form value)."""
+        try:
+            return cls(value)
+        except ValueError:
+            return None
+
+
+_ORDER = [
+    Visibility.PRIVATE,
+    Visibility.FRIENDS,
+    Visibility.FRIENDS_OF_FRIENDS,
+    Visibility.MEMBERS,
+    Visibility.PUBLIC,
+]
+_LABELS = {
+    Visibility.PRIVATE: _l("Only me"),
+    Visibility.FRIENDS: _l("Friends"),
+    Visibility.FRIENDS_OF_FRIENDS: _l("Friends of friends"),
+    Visibility.MEMBERS: _l("All members"),
+    Visibility.PUBLIC: _l("Everyone (also people who are not logged in)"),
+}
+LEVELS: tuple[Visibility, ...] = tuple(reversed(_ORDER))  # widest first, as forms list them
+
+
+def level_choices() -> list[tuple[str, str]]:
+    """(value, label) pairs for a select field, widest reach first."""
+    return [(level.value, level.label) for level in LEVELS]
+
+
+class Relation(enum.IntEnum):
+    """How a viewer stands to an owner, closest last. Blocks are checked separately."""
+
+    GUEST = 0
+    MEMBER = 1
+    FRIEND_OF_FRIEND = 2
+    FRIEND = 3
+    SELF = 4
+
+
+_MIN_RELATION = {
+    Visibility.PUBLIC: Relation.GUEST,
+    Visibility.MEMBERS: Relation.MEMBER,
+    Visibility.FRIENDS_OF_FRIENDS: Relation.FRIEND_OF_FRIEND,
+    Visibility.FRIENDS: Relation.FRIEND,
+    Visibility.PRIVATE: Relation.SELF,
+}
+
+
+def level_reaches(level: Visibility | str, relation: Relation) -> bool:
+    """Whether content at `level` reaches a viewer standing in `relation` to its owner.
+
+    An unknown level reaches only the owner (fail closed).
+    """
+    parsed = Visibility.parse(level)
+    if parsed is None:
+        return relation is Relation.SELF
+    return relation >= _MIN_RELATION[parsed]
+
+
+class AnonymousViewer(AnonymousUserMixin):
+    """A visitor who is not logged in: no id, no friends, no roles."""
+
+    id = None
+
+    def has_role(self, code: RoleCode) -> bool:
+        return False
+
+
+Viewer = Any  # a User or an AnonymousViewer (Flask-Login's current_user)
+
+
+def viewer_id(viewer: Viewer) -> int | None:
+    """The viewer's user id, or None for a guest."""
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return None
+    return int(viewer.id)
+
+
+def is_moderator(viewer: Viewer) -> bool:
+    return viewer_id(viewer) is not None and bool(viewer.has_role(RoleCode.MODERATOR))
+
+
+# --- the social graph -------------------------------------------------------------------------
+
+
+@dataclass
+class _Graph:
+    friendships: Table | None = None  # one row per direction: (user_id, friend_id)
+    blocks: Table | None = None  # (blocker_id, blocked_id)
+
+
+_graph = _Graph()
+
+
+def configure_graph(*, friendships: Table, blocks: Table) -> None:
+    """Tell the module where friendships and blocks live (called by the SNS models)."""
+    _graph.friendships = friendships
+    _graph.blocks = blocks
+
+
+def _friend_table() -> Table:
+    if _graph.friendships is None:
+        raise RuntimeError("permissions: configure_graph() was not called")
+    return _graph.friendships
+
+
+def _block_table() -> Table:
+    if _graph.blocks is None:
+        raise RuntimeError("permissions: configure_graph() was not called")
+    return _graph.blocks
+
+
+def friend_exists(a: Any, b: Any) -> ColumnElement[bool]:
+    """SQL: `a` and `b` (ids or columns) are friends."""
+    f = _friend_table().alias()
+    return exists().where(f.c.user_id == a, f.c.friend_id == b)
+
+
+def friend_of_friend_exists(a: Any, b: Any) -> ColumnElement[bool]:
+    """SQL: some friend of `a` is a friend of `b` (a friend-of-friend, computed in the database)."""
+    f1 = _friend_table().alias()
+    f2 = _friend_table().alias()
+    return exists().where(f1.c.user_id == a, f2.c.user_id == f1.c.friend_id, f2.c.friend_id == b)
+
+
+def block_exists(a: Any, b: Any) -> ColumnElement[bool]:
+    """SQL: `a` blocked `b` or `b` blocked `a`."""
+    bl = _block_table().alias()
+    return exists().where(
+        or_(
+            and_(bl.c.blocker_id == a, bl.c.blocked_id == b),
+            and_(bl.c.blocker_id == b, bl.c.blocked_id == a),
+        )
+    )
+
+
+def suspended_exists(owner: Any) -> ColumnElement[bool]:
+    """SQL: the member `owner` is suspended right now (same rule as `User.is_active`)."""
+    u = aliased(User)
+    return exists().where(
+        u.id == owner,
+        u.status == AccountStatus.SUSPENDED.value,
+        or_(u.suspended_until.is_(None), u.suspended_until > utcnow()),
+    )
+
+
+def _scalar(clause: ColumnElement[bool]) -> bool:
+    return bool(db.session.execute(select(clause)).scalar())
+
+
+def are_friends(a_id: int, b_id: int) -> bool:
+    return _scalar(friend_exists(a_id, b_id))
+
+
+def is_blocked_between(a_id: int | None, b_id: int | None) -> bool:
+    """Whether either member blocked the other. A guest is never blocked."""
+    if a_id is None or b_id is None or a_id == b_id:
+        return False
+    return _scalar(block_exists(a_id, b_id))
+
+
+def is_suspended(user: User | None) -> bool:
+    return user is not None and not user.is_active
+
+
+def relation_between(viewer: Viewer, owner_id: int) -> Relation:
+    """The viewer's relation to the owner (blocks are not considered here)."""
+    vid = viewer_id(viewer)
+    if vid is None:
+        return Relation.GUEST
+    if vid == owner_id:
+        return Relation.SELF
+    if are_friends(vid, owner_id):
+        return Relation.FRIEND
+    if _scalar(friend_of_friend_exists(vid, owner_id)):
+        return Relation.FRIEND_OF_FRIEND
+    return Relation.MEMBER
+
+
+def reaches(viewer: Viewer, owner_id: int, level: Visibility | str) -> bool:
+    """Whether something of `owner_id` at `level` reaches `viewer`, blocks included.
+
+    Used for per-member settings such as the friend list's visibility.
+    """
+    vid = viewer_id(viewer)
+    if vid == owner_id:
+        return True
+    if is_blocked_between(vid, owner_id):
+        return False
+    parsed = Visibility.parse(level)
+    if parsed is None or parsed is Visibility.PRIVATE:
+        return False
+    if parsed is Visibility.PUBLIC:
+        return True
+    if vid is None:
+        return False
+    if parsed is Visibility.MEMBERS:
+        return True
+    return level_reaches(parsed, relation_between(viewer, owner_id))
+
+
+def level_clause(level: Any, owner: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """SQL: content at `level` (a column) of `owner` (a column) reaches `viewer`, blocks aside."""
+    vid = viewer_id(viewer)
+    if vid is None:
+        return level == Visibility.PUBLIC.value
+    return or_(
+        owner == vid,
+        level.in_([Visibility.PUBLIC.value, Visibility.MEMBERS.value]),
+        and_(
+            level.in_([Visibility.FRIENDS.value, Visibility.FRIENDS_OF_FRIENDS.value]),
+            friend_exists(vid, owner),
+        ),
+        and_(level == Visibility.FRIENDS_OF_FRIENDS.value, friend_of_friend_exists(vid, owner)),
+    )
+
+
+# --- rules per model --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one model is seen. Attribute names refer to mapped columns of the model.
+
+    owner: the member whose content it is; level: the column holding its Visibility, or None
+    for a fixed `fixed_level`; hidden/deleted: timestamp columns set by a moderator / by a soft
+    delete; parent: (parent model, foreign-key attribute) when visibility is inherited.
+    """
+
+    owner: str
+    level: str | None = None
+    fixed_level: Visibility = Visibility.PUBLIC
+    hidden: str | None = None
+    deleted: str | None = None
+    parent: tuple[type, str] | None = None
+
+
+_rules: dict[type, Rule] = {}
+
+
+def register_rule(model: type, rule: Rule) -> None:
+    """Declare how `model` is seen (idempotent)."""
+    _rules[model] = rule
+
+
+def rule_for(model: type) -> Rule:
+    for klass in model.__mro__:
+        if klass in _rules:
+            return _rules[klass]
+    raise TypeError(f"no visibility rule for {model.__name__}")
+
+
+register_rule(User, Rule(owner="id"))
+
+
+def can_view(viewer: Viewer, obj: Any) -> bool:
+    """Whether `viewer` may see `obj` (a member's profile page, a diary, a comment …).
+
+    Raises TypeError for an object without a registered rule. Agrees with `visible_to`.
+    """
+    if obj is None:
+        return False
+    rule = rule_for(type(obj))
+    if rule.deleted and getattr(obj, rule.deleted) is not None:
+        return False
+    if rule.parent is not None:
+        parent_model, fk = rule.parent
+        parent = db.session.get(parent_model, getattr(obj, fk))
+        if parent is None or not can_view(viewer, parent):
+            return False
+    owner_id = getattr(obj, rule.owner)
+    vid = viewer_id(viewer)
+    if vid is not None and vid == owner_id:
+        return True
+    moderator = is_moderator(viewer)
+    if not moderator:
+        if rule.hidden and getattr(obj, rule.hidden) is not None:
+            return False
+        owner = obj if isinstance(obj, User) else db.session.get(User, owner_id)
+        if owner is None or is_suspended(owner):
+            return False
+    if is_blocked_between(vid, owner_id):
+        return False
+    level = getattr(obj, rule.level) if rule.level else rule.fixed_level
+    if vid is not None and Visibility.parse(level) in (Visibility.MEMBERS, Visibility.PUBLIC):
+        return True
+    return level_reaches(level, relation_between(viewer, owner_id))
+
+
+def visibility_clause(entity: Any, viewer: Viewer) -> ColumnElement[bool]:
+    """SQL condition: rows of `entity` (a model or an alias of one) that `viewer` may see."""
+    model = inspect(entity).mapper.class_
+    rule = rule_for(model)
+    owner = getattr(entity, rule.owner)
+    vid = viewer_id(viewer)
+    moderator = is_moderator(viewer)
+    conditions: list[ColumnElement[bool]] = []
+    if rule.deleted:
+        conditions.append(getattr(entity, rule.deleted).is_(None))
+    if rule.parent is not None:
+        parent_model, fk = rule.parent
+        parent: Any = aliased(parent_model)
+        conditions.append(
+            exists()
+            .where(parent.id == getattr(entity, fk), visibility_clause(parent, viewer))
+            .correlate_except(parent)
+        )
+    level = getattr(entity, rule.level) if rule.level else None
+    others: list[ColumnElement[bool]] = []
+    if not moderator:
+        if rule.hidden:
+            others.append(getattr(entity, rule.hidden).is_(None))
+        others.append(~suspended_exists(owner))
+    if vid is not None:
+        others.append(~block_exists(vid, owner))
+    if level is not None:
+        others.append(level_clause(level, owner, viewer))
+    elif not level_reaches(rule.fixed_level, Relation.GUEST if vid is None else Relation.MEMBER):
+        others.append(false())  # narrower fixed levels are used by no model; fail closed
+    rest = and_(true(), *others)
+    conditions.append(or_(owner == vid, rest) if vid is not None else rest)
+    return and_(true(), *conditions)
+
+
+def visible_to(stmt: S, viewer: Viewer, entity: Any = None) -> S:
+    """Add the visibility rules for `viewer` to `stmt` (a select of `entity` rows).
+
+    `entity` defaults to the statement's first selected entity. Agrees with `can_view`.
+    """
+    select_stmt = cast(Select[Any], stmt)
+    if entity is None:
+        entity = select_stmt.column_descriptions[0]["entity"]
+    return cast(S, select_stmt.where(visibility_clause(entity, viewer)))
+
+
+def get_visible_or_404(model: type[T], object_id: Any, viewer: Viewer | None = None) -> T:
+    """Load `model` by id for the viewer (default: the current user); 404 if missing or unseen.
+
+    A hidden object and a missing one answer the same 404, so existence does not leak.
+    """
+    if viewer is None:
+        from flask_login import current_user
+
+        viewer = current_user._get_current_object()
+    try:
+        key = int(object_id)
+    except (TypeError, ValueError):
+        abort(404)
+    if not 0 < key < 2**63:
+        abort(404)
+    obj = db.session.get(model, key)
+    if obj is None or not can_view(viewer, obj):
+        abort(404)
+    return obj
+
+
+_edit_rules: dict[type, Callable[[Viewer, Any], bool]] = {}
+
+
+def register_edit_rule(model: type, rule: Callable[[Viewer, Any], bool]) -> None:
+    """Declare who may change objects of `model` beyond their owner (idempotent)."""
+    _edit_rules[model] = rule
+
+
+def can_edit(viewer: Viewer, obj: Any) -> bool:
+    """Whether `viewer` may change or delete `obj`: its owner (and whom its edit rule adds).
+
+    Views answer 403 when this is false for an object the viewer can see.
+    """
+    vid = viewer_id(viewer)
+    if vid is None or obj is None:
+        return False
+    rule = rule_for(type(obj))
+    if getattr(obj, rule.owner) == vid:
+        return True
+    for klass in type(obj).__mro__:
+        extra = _edit_rules.get(klass)
+        if extra is not None:
+            return bool(extra(viewer, obj))
+    return False
+
+
+def init_app(app: Any) -> None:
+    """Expose the rules to templates and make visitors `AnonymousViewer`s (idempotent)."""
+    from app.extensions import login_manager
+
+    login_manager.anonymous_user = AnonymousViewer
+    app.jinja_env.globals.update(can_view=can_view, can_edit=can_edit, Visibility=Visibility)
