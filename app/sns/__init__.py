@@ -38,7 +38,9 @@ def register(app: Flask) -> None:
     if views.image_headers not in funcs:
         funcs.insert(0, views.image_headers)
 
-    app.jinja_env.globals.update(sns_unread=_unread_count, sns_timeline=_home_timeline)
+    app.jinja_env.globals.update(
+        sns_unread=_unread_count, sns_timeline=_home_timeline, url_endpoints=app.view_functions
+    )
     app.jinja_env.filters.update(
         sns_datetime=_format_datetime, sns_excerpt=_excerpt, sns_render=_render
     )

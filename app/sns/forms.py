@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -25,6 +26,11 @@ from app.sns import services
 from app.sns.models import FieldKind
 
 
+def options(pairs: Any) -> list[SelectChoice]:
+    """WTForms choices from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
 class VisibilityField(SelectField):
     """A visibility select whose choices are the five levels, widest first."""
 
@@ -32,14 +38,14 @@ class VisibilityField(SelectField):
         super().__init__(label or _l("Who can see this"), **kw)
 
     def pre_validate(self, form: Any) -> None:
-        self.choices = level_choices()
+        self.choices = options(level_choices())
         super().pre_validate(form)
 
 
 def _fill_levels(form: Any) -> None:
     for fld in form:
         if isinstance(fld, VisibilityField):
-            fld.choices = level_choices()
+            fld.choices = options(level_choices())
 
 
 class FriendRequestForm(BaseForm):
@@ -55,10 +61,12 @@ class DiaryForm(BaseForm):
     body = TextAreaField(_l("Text"), validators=[Required(), Length(max=services.BODY_MAX)])
     body_format = RadioField(
         _l("Text format"),
-        choices=[
-            ("plain", _l("Plain text (web addresses become links)")),
-            ("markdown", _l("Simple formatting (**bold**, lists, [links](https://…))")),
-        ],
+        choices=options(
+            [
+                ("plain", _l("Plain text (web addresses become links)")),
+                ("markdown", _l("Simple formatting (**bold**, lists, [links](https://…))")),
+            ]
+        ),
         default="plain",
     )
     visibility = VisibilityField(default="friends")
@@ -107,7 +115,7 @@ class ReportForm(BaseForm):
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
-        self.reason.choices = [(k, str(v)) for k, v in services.REPORT_REASONS]
+        self.reason.choices = options((k, str(v)) for k, v in services.REPORT_REASONS)
 
 
 class SnsSettingsForm(BaseForm):
@@ -126,7 +134,9 @@ class SnsSettingsForm(BaseForm):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         _fill_levels(self)
-        self.email_kinds.choices = [(k, str(v)) for k, v in services.NOTIFICATION_LABELS.items()]
+        self.email_kinds.choices = options(
+            (k, str(v)) for k, v in services.NOTIFICATION_LABELS.items()
+        )
 
 
 class QuotaForm(BaseForm):
@@ -144,7 +154,7 @@ class FieldSettingsForm(BaseForm):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         _fill_levels(self)
-        self.fixed_visibility.choices = [("", str(_l("Members choose"))), *level_choices()]
+        self.fixed_visibility.choices = options([("", str(_l("Members choose"))), *level_choices()])
 
 
 class ExtraFieldForm(BaseForm):
@@ -152,11 +162,13 @@ class ExtraFieldForm(BaseForm):
     label_en = StringField(_l("Label (English)"), validators=[Length(max=60)])
     kind = SelectField(
         _l("Kind"),
-        choices=[
-            (FieldKind.TEXT.value, _l("Text")),
-            (FieldKind.CHOICE.value, _l("Choice")),
-            (FieldKind.DATE.value, _l("Date")),
-        ],
+        choices=options(
+            [
+                (FieldKind.TEXT.value, _l("Text")),
+                (FieldKind.CHOICE.value, _l("Choice")),
+                (FieldKind.DATE.value, _l("Date")),
+            ]
+        ),
     )
     choices = TextAreaField(
         _l("Choices (one per line)"), validators=[Length(max=5000)], description=_l("For a choice.")
@@ -188,7 +200,9 @@ def profile_form(fields: list[services.FieldDef], values: dict[str, Any], data: 
             input_field: Any = TextAreaField(fd.label, validators=[Length(max=fd.max_length)])
         elif fd.kind is FieldKind.CHOICE:
             input_field = SelectField(
-                fd.label, choices=[("", str(_l("(not set)"))), *fd.choices], validate_choice=True
+                fd.label,
+                choices=options([("", str(_l("(not set)"))), *fd.choices]),
+                validate_choice=True,
             )
         elif fd.kind is FieldKind.YEAR:
             input_field = StringField(

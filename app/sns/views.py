@@ -49,6 +49,7 @@ from app.sns.forms import (
     QuotaForm,
     ReportForm,
     SnsSettingsForm,
+    options,
     profile_form,
 )
 from app.sns.models import Comment, Diary, FriendRequest, Image, Introduction, Message
@@ -536,7 +537,9 @@ def _own_diary(diary_id: int) -> Diary:
 def edit_diary(diary_id: int) -> Any:
     entry = _own_diary(diary_id)
     form = DiaryForm(obj=entry)
-    form.remove_images.choices = [(img.token, str(i + 1)) for i, img in enumerate(entry.images)]
+    form.remove_images.choices = options(
+        (img.token, str(i + 1)) for i, img in enumerate(entry.images)
+    )
     if form.validate_on_submit():
         try:
             services.update_diary(
