@@ -105,6 +105,7 @@ class Config:
     JPKI_STEP_UP_MINUTES = 15
     JPKI_CHALLENGE_SECONDS = 300
     JPKI_PROXY_CERT_HEADER = "X-SSL-Client-Cert"
+    JPKI_LIMIT = "30 per minute; 300 per hour"  # challenges and card answers per address
 
     # Municipality.
     MUNICIPALITY_NAME = "みどり市"

@@ -72,3 +72,7 @@ class DeleteAccountForm(BaseForm):
 class InviteForm(BaseForm):
     email = EmailField(_l("Their email address"), validators=[Required(), EmailAddress()])
     message = StringField(_l("A message for them (optional)"), validators=[Length(max=1000)])
+
+
+class JpkiBindForm(BaseForm):
+    password = PasswordField(_l("Current password"), validators=[Required(), Length(max=1024)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, func, select
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, utcnow
@@ -159,3 +159,55 @@ class EmailToken(db.Model):  # type: ignore[name-defined]
 
 def count_users() -> int:
     return int(db.session.execute(select(func.count(User.id))).scalar_one())
+
+
+class JpkiChallenge(db.Model):  # type: ignore[name-defined]
+    """A JPKI login challenge: 32 random bytes, single use, bound to one browser session.
+
+    The card client fetches it by its short code and posts a signature; the browser that asked
+    for it (recognised by `browser_key`, a secret kept in its server-side session) then
+    completes the login. `verified_at` is set once, atomically, by the card client's post;
+    `completed_at` once by the browser.
+    """
+
+    __tablename__ = "jpki_challenges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(64))
+    origin: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(20), default="login")
+    browser_key: Mapped[str] = mapped_column(String(64))
+    next_url: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    failure: Mapped[str] = mapped_column(String(40), default="")
+    cert_issuer_fp: Mapped[str] = mapped_column(String(64), default="")
+    cert_serial: Mapped[str] = mapped_column(String(64), default="")
+    cert_spki_sha256: Mapped[str] = mapped_column(String(64), default="")
+    cert_not_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revocation_unknown: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (Index("ix_jpki_challenges_expires_at", "expires_at"),)
+
+
+class CertificateBinding(db.Model):  # type: ignore[name-defined]
+    """A JPKI authentication certificate bound to one member (one card identity, one account).
+
+    `cert_key` is an HMAC of issuer anchor, serial and public-key hash (A12): unique, and
+    useless to anyone without the index key.
+    """
+
+    __tablename__ = "certificate_bindings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cert_key: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    serial_hint: Mapped[str] = mapped_column(String(8))
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
