@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -284,7 +283,8 @@ def image(token: str) -> Any:
     if not path.is_file():
         abort(404)
     ext = "png" if img.content_type == "image/png" else "jpg"
-    response = send_file(path, mimetype=img.content_type, max_age=0, conditional=True)
+    # Images are small after re-encoding: read them whole (no file handle outlives the request).
+    response = Response(path.read_bytes(), mimetype=img.content_type)
     response.headers["Content-Disposition"] = f'inline; filename="image.{ext}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = IMAGE_CSP
