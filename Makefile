@@ -41,11 +41,7 @@ extract-messages: venv
 setup: system venv translations
 
 run: setup
-	$(BIN)/flask db upgrade
-	$(BIN)/flask sample demo --if-empty
-	@echo "Sankaku is starting at http://$(HOST):$(PORT)  (Ctrl-C stops it)"
-	$(BIN)/gunicorn --workers 1 --threads 4 --bind $(HOST):$(PORT) --access-logfile - \
-	  'app:create_app()'
+	@HOST=$(HOST) PORT=$(PORT) scripts/run-demo.sh
 
 test:
 	@scripts/ensure-system.sh test

@@ -119,9 +119,11 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    """The embedded default used by `make run`: SQLite, file outbox, generated secret."""
+    """The embedded default used by `make run`: SQLite, file outbox, generated secret, and the
+    generated test PKI under instance/jpki-test/ for the emulated My Number Card."""
 
     ENV_NAME = "development"
+    JPKI_DEMO_PKI = "jpki-test"  # under INSTANCE_DIR; used when JPKI_TRUST_DIR is not set
 
 
 class TestConfig(Config):

@@ -107,6 +107,10 @@ def _finish_config(app: Flask) -> None:
                 "RATELIMIT_STORAGE_URI is memory: set redis://… so limits hold across workers"
             )
     cfg["SECRET_KEY"] = secret
+    demo_pki = cfg.get("JPKI_DEMO_PKI")
+    if demo_pki and not cfg.get("JPKI_TRUST_DIR"):
+        cfg["JPKI_TRUST_DIR"] = str(instance / demo_pki / "trust")
+        cfg["JPKI_CRL_DIR"] = cfg.get("JPKI_CRL_DIR") or str(instance / demo_pki / "crl")
     main_url = cfg.get("DATABASE_URL") or f"sqlite:///{instance / 'sankaku.db'}"
     cfg["SQLALCHEMY_DATABASE_URI"] = _normalise_url(main_url)
     binds: dict[str, str] = {}
