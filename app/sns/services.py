@@ -1192,20 +1192,21 @@ def unread_messages(user: User) -> int:
 # --- footprints -------------------------------------------------------------------------------
 
 
-def leave_footprint(visitor: Viewer, owner: User, now: dt.datetime | None = None) -> bool:
+def leave_footprint(visitor_id: int | None, owner_id: int, now: dt.datetime | None = None) -> bool:
     """Record a visit to a profile unless the visitor opted out (then they see none either).
 
-    Writes at most once every ten minutes per pair. Returns whether it wrote.
+    Takes ids so it can run after the read transaction ended. Writes at most once every ten
+    minutes per pair. Returns whether it wrote.
     """
-    vid = viewer_id(visitor)
-    if vid is None or vid == owner.id:
+    if visitor_id is None or visitor_id == owner_id:
         return False
-    if not settings_for(visitor).footprints_enabled:
+    prefs = db.session.get(MemberSettings, visitor_id)
+    if prefs is not None and not prefs.footprints_enabled:
         return False
     now = now or utcnow()
-    row = db.session.get(Footprint, (owner.id, vid))
+    row = db.session.get(Footprint, (owner_id, visitor_id))
     if row is None:
-        db.session.add(Footprint(owner_id=owner.id, visitor_id=vid, visited_at=now))
+        db.session.add(Footprint(owner_id=owner_id, visitor_id=visitor_id, visited_at=now))
         return True
     if now - row.visited_at < dt.timedelta(minutes=10):
         return False

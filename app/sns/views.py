@@ -157,15 +157,16 @@ def profile(handle: str) -> Any:
     }
     if me is not None and preview is None and me.id != member.id:
         context.update(
-            is_friend=services.are_friends(me, member),
+            is_friend=relation is Relation.FRIEND,
             sent_request=services.pending_request(me, member),
             got_request=services.pending_request(member, me),
             blocked=services.has_blocked(me, member),
         )
     body = render_template("sns/profile.html", **context)
     if me is not None and preview is None and me.id != member.id:
+        visitor_id, owner_id = me.id, member.id
         _write_after_read()
-        if services.leave_footprint(me, member):
+        if services.leave_footprint(visitor_id, owner_id):
             db.session.commit()
         else:
             db.session.rollback()

@@ -104,4 +104,4 @@ def test_diary_and_profile_pages_constant_queries(
     assert len(many) == len(few) <= 17, many
     with count_queries() as profile_queries:
         assert client.get(f"/members/{user.handle}").status_code == 200
-    assert len(profile_queries) <= 25, profile_queries
+    assert len(profile_queries) <= 30, profile_queries
