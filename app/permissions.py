@@ -24,6 +24,7 @@ imports no feature package.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -37,6 +38,7 @@ from sqlalchemy import (
     and_,
     exists,
     false,
+    func,
     inspect,
     or_,
     select,
@@ -45,7 +47,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from app.auth.models import AccountStatus, RoleCode, User
-from app.db import utcnow
 from app.extensions import db
 from app.i18n import _l
 
@@ -184,37 +185,68 @@ def _block_table() -> Table:
     return _graph.blocks
 
 
+# Aliases are built once and reused: building them for every query costs more than the query.
+# Every EXISTS below names its alias in `correlate_except`, so a reused alias is never
+# correlated with the same alias in an enclosing query.
+_alias_cache: dict[str, Any] = {}
+
+
+def _alias(name: str) -> Any:
+    found = _alias_cache.get(name)
+    if found is None:
+        if name.startswith("vis_f"):
+            found = _friend_table().alias(name)
+        elif name == "vis_bl":
+            found = _block_table().alias(name)
+        else:
+            found = aliased(User, name=name)
+        _alias_cache[name] = found
+    return found
+
+
 def friend_exists(a: Any, b: Any) -> ColumnElement[bool]:
     """SQL: `a` and `b` (ids or columns) are friends."""
-    f = _friend_table().alias()
-    return exists().where(f.c.user_id == a, f.c.friend_id == b)
+    f = _alias("vis_f")
+    return exists().where(f.c.user_id == a, f.c.friend_id == b).correlate_except(f)
 
 
 def friend_of_friend_exists(a: Any, b: Any) -> ColumnElement[bool]:
     """SQL: some friend of `a` is a friend of `b` (a friend-of-friend, computed in the database)."""
-    f1 = _friend_table().alias()
-    f2 = _friend_table().alias()
-    return exists().where(f1.c.user_id == a, f2.c.user_id == f1.c.friend_id, f2.c.friend_id == b)
+    f1, f2 = _alias("vis_f1"), _alias("vis_f2")
+    return (
+        exists()
+        .where(f1.c.user_id == a, f2.c.user_id == f1.c.friend_id, f2.c.friend_id == b)
+        .correlate_except(f1, f2)
+    )
 
 
 def block_exists(a: Any, b: Any) -> ColumnElement[bool]:
     """SQL: `a` blocked `b` or `b` blocked `a`."""
-    bl = _block_table().alias()
-    return exists().where(
-        or_(
-            and_(bl.c.blocker_id == a, bl.c.blocked_id == b),
-            and_(bl.c.blocker_id == b, bl.c.blocked_id == a),
+    bl = _alias("vis_bl")
+    return (
+        exists()
+        .where(
+            or_(
+                and_(bl.c.blocker_id == a, bl.c.blocked_id == b),
+                and_(bl.c.blocker_id == b, bl.c.blocked_id == a),
+            )
         )
+        .correlate_except(bl)
     )
 
 
 def suspended_exists(owner: Any) -> ColumnElement[bool]:
     """SQL: the member `owner` is suspended right now (same rule as `User.is_active`)."""
-    u = aliased(User)
-    return exists().where(
-        u.id == owner,
-        u.status == AccountStatus.SUSPENDED.value,
-        or_(u.suspended_until.is_(None), u.suspended_until > utcnow()),
+    u = _alias("vis_u")
+    return (
+        exists()
+        .where(
+            u.id == owner,
+            u.status == AccountStatus.SUSPENDED.value,
+            # The database's clock, so the condition can be built once and reused.
+            or_(u.suspended_until.is_(None), u.suspended_until > func.now()),
+        )
+        .correlate_except(u)
     )
 
 
@@ -275,14 +307,20 @@ def reaches(viewer: Viewer, owner_id: int, level: Visibility | str) -> bool:
 
 def level_clause(level: Any, owner: Any, viewer: Viewer) -> ColumnElement[bool]:
     """SQL: content at `level` (a column) of `owner` (a column) reaches `viewer`, blocks aside."""
-    vid = viewer_id(viewer)
+    return _level_clause(level, owner, viewer_id(viewer))
+
+
+def _level_clause(level: Any, owner: Any, vid: int | None) -> ColumnElement[bool]:
     if vid is None:
         return level == Visibility.PUBLIC.value
     return or_(
         owner == vid,
-        level.in_([Visibility.PUBLIC.value, Visibility.MEMBERS.value]),
+        # Equalities rather than IN lists: "expanding" IN parameters are re-rendered on
+        # every execution, which is costly in a statement this size.
+        level == Visibility.PUBLIC.value,
+        level == Visibility.MEMBERS.value,
         and_(
-            level.in_([Visibility.FRIENDS.value, Visibility.FRIENDS_OF_FRIENDS.value]),
+            or_(level == Visibility.FRIENDS.value, level == Visibility.FRIENDS_OF_FRIENDS.value),
             friend_exists(vid, owner),
         ),
         and_(level == Visibility.FRIENDS_OF_FRIENDS.value, friend_of_friend_exists(vid, owner)),
@@ -363,20 +401,25 @@ def can_view(viewer: Viewer, obj: Any) -> bool:
 
 def visibility_clause(entity: Any, viewer: Viewer) -> ColumnElement[bool]:
     """SQL condition: rows of `entity` (a model or an alias of one) that `viewer` may see."""
+    return _clause(entity, viewer_id(viewer), is_moderator(viewer))
+
+
+# The condition depends only on the entity, the viewer's id and whether they moderate, never on
+# data, so it is built once per combination and reused (building it costs more than running it).
+@functools.lru_cache(maxsize=4096)
+def _clause(entity: Any, vid: int | None, moderator: bool) -> ColumnElement[bool]:
     model = inspect(entity).mapper.class_
     rule = rule_for(model)
     owner = getattr(entity, rule.owner)
-    vid = viewer_id(viewer)
-    moderator = is_moderator(viewer)
     conditions: list[ColumnElement[bool]] = []
     if rule.deleted:
         conditions.append(getattr(entity, rule.deleted).is_(None))
     if rule.parent is not None:
         parent_model, fk = rule.parent
-        parent: Any = aliased(parent_model)
+        parent: Any = _parent_alias(parent_model)
         conditions.append(
             exists()
-            .where(parent.id == getattr(entity, fk), visibility_clause(parent, viewer))
+            .where(parent.id == getattr(entity, fk), _clause(parent, vid, moderator))
             .correlate_except(parent)
         )
     level = getattr(entity, rule.level) if rule.level else None
@@ -388,12 +431,22 @@ def visibility_clause(entity: Any, viewer: Viewer) -> ColumnElement[bool]:
     if vid is not None:
         others.append(~block_exists(vid, owner))
     if level is not None:
-        others.append(level_clause(level, owner, viewer))
+        others.append(_level_clause(level, owner, vid))
     elif not level_reaches(rule.fixed_level, Relation.GUEST if vid is None else Relation.MEMBER):
         others.append(false())  # narrower fixed levels are used by no model; fail closed
     rest = and_(true(), *others)
     conditions.append(or_(owner == vid, rest) if vid is not None else rest)
     return and_(true(), *conditions)
+
+
+_parent_aliases: dict[type, Any] = {}
+
+
+def _parent_alias(model: type) -> Any:
+    found = _parent_aliases.get(model)
+    if found is None:
+        found = _parent_aliases[model] = aliased(model, name=f"vis_parent_{model.__name__}")
+    return found
 
 
 def visible_to(stmt: S, viewer: Viewer, entity: Any = None) -> S:

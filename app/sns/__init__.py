@@ -53,9 +53,10 @@ def _home_timeline(user: Any) -> Any:
 
 
 def _format_datetime(value: Any) -> str:
-    from flask_babel import format_datetime
+    """Japan time as 2026/04/29 14:05: readable in both languages, and cheap on long lists."""
+    from app.sns.services import JST
 
-    return str(format_datetime(value, "short"))
+    return str(value.astimezone(JST).strftime("%Y/%m/%d %H:%M"))
 
 
 def _excerpt(text: str) -> str:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from app.auth.models import User
 from app.db import utcnow
@@ -544,9 +544,29 @@ def _unlink(a: int, b: int) -> None:
     )
 
 
-def friend_list(owner: User, viewer: Viewer, limit: int = 200) -> list[User] | None:
-    """The owner's friends the viewer may see, or None when the list itself is not shown."""
-    if not reaches(viewer, owner.id, settings_for(owner).friends_visibility):
+def friends_shown(owner: User, viewer: Viewer) -> bool:
+    """Whether the owner's friend list (and the introductions) reach the viewer."""
+    return reaches(viewer, owner.id, settings_for(owner).friends_visibility)
+
+
+def friend_count(owner: User, viewer: Viewer) -> int:
+    """How many of the owner's friends the viewer may see."""
+    stmt = (
+        select(func.count(User.id))
+        .join(Friendship, Friendship.friend_id == User.id)
+        .where(Friendship.user_id == owner.id)
+    )
+    return int(db.session.execute(visible_to(stmt, viewer, User)).scalar_one())
+
+
+def friend_list(
+    owner: User, viewer: Viewer, limit: int = 200, shown: bool | None = None
+) -> list[User] | None:
+    """The owner's friends the viewer may see, or None when the list itself is not shown.
+
+    `shown` passes an answer of `friends_shown` the caller already has.
+    """
+    if not (friends_shown(owner, viewer) if shown is None else shown):
         return None
     stmt = (
         select(User)
@@ -610,10 +630,12 @@ def write_introduction(author: User, subject: User, body: str) -> Introduction:
     return intro
 
 
-def introductions_for(subject: User, viewer: Viewer) -> list[Introduction]:
+def introductions_for(
+    subject: User, viewer: Viewer, shown: bool | None = None
+) -> list[Introduction]:
     """Introductions shown on the profile: with the friend list's reach; hidden ones only to
     the subject and their author; authors the viewer may not see are left out."""
-    if not reaches(viewer, subject.id, settings_for(subject).friends_visibility):
+    if not (friends_shown(subject, viewer) if shown is None else shown):
         return []
     vid = viewer_id(viewer)
     stmt = (
@@ -910,7 +932,8 @@ def _decorate(items: list[DiaryItem], viewer: Viewer) -> None:
 
 
 def _diary_select() -> Any:
-    return select(Diary, User).join(User, User.id == Diary.author_id)
+    # Authors' roles are not needed to show a list; load them only if something asks.
+    return select(Diary, User).join(User, User.id == Diary.author_id).options(lazyload(User.roles))
 
 
 # Timeline sources: each returns a condition on Diary for the diaries that belong on a member's
@@ -1016,7 +1039,7 @@ def diary_comments(diary: Diary, viewer: Viewer) -> list[Comment]:
     stmt = (
         select(Comment)
         .where(Comment.diary_id == diary.id)
-        .options(selectinload(Comment.author))
+        .options(selectinload(Comment.author).lazyload(User.roles))
         .order_by(Comment.created_at, Comment.id)
     )
     return list(db.session.execute(visible_to(stmt, viewer, Comment)).scalars())
@@ -1190,6 +1213,17 @@ def unread_messages(user: User) -> int:
 
 
 # --- footprints -------------------------------------------------------------------------------
+
+
+def footprint_due(visitor_id: int | None, owner_id: int, now: dt.datetime | None = None) -> bool:
+    """Whether a visit should be recorded (read only, so most page views need no write)."""
+    if visitor_id is None or visitor_id == owner_id:
+        return False
+    prefs = db.session.get(MemberSettings, visitor_id)
+    if prefs is not None and not prefs.footprints_enabled:
+        return False
+    row = db.session.get(Footprint, (owner_id, visitor_id))
+    return row is None or (now or utcnow()) - row.visited_at >= dt.timedelta(minutes=10)
 
 
 def leave_footprint(visitor_id: int | None, owner_id: int, now: dt.datetime | None = None) -> bool:

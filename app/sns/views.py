@@ -141,8 +141,10 @@ def profile(handle: str) -> Any:
         relation = PREVIEWS[preview]
     fields = services.profile_as(member, relation)
     avatar = services.avatar_token_as(member, relation)
-    friends = services.friend_list(member, current_user) if preview is None else None
-    intros = services.introductions_for(member, current_user) if preview is None else []
+    shown = preview is None and services.friends_shown(member, current_user)
+    friends = services.friend_list(member, current_user, 12, shown) if shown else None
+    friend_total = services.friend_count(member, current_user) if shown else 0
+    intros = services.introductions_for(member, current_user, shown) if shown else []
     page = services.member_diaries(member, current_user, limit=5) if preview is None else None
     context: dict[str, Any] = {
         "member": member,
@@ -152,6 +154,7 @@ def profile(handle: str) -> Any:
         "preview": preview,
         "previews": PREVIEWS,
         "friends": friends,
+        "friend_total": friend_total,
         "intros": intros,
         "diaries": page.items if page else [],
     }
@@ -165,11 +168,10 @@ def profile(handle: str) -> Any:
     body = render_template("sns/profile.html", **context)
     if me is not None and preview is None and me.id != member.id:
         visitor_id, owner_id = me.id, member.id
-        _write_after_read()
-        if services.leave_footprint(visitor_id, owner_id):
+        if services.footprint_due(visitor_id, owner_id):
+            _write_after_read()
+            services.leave_footprint(visitor_id, owner_id)
             db.session.commit()
-        else:
-            db.session.rollback()
     return body
 
 
