@@ -113,6 +113,31 @@ class Config:
     NPO_NAME = "NPOみどりネット"
     DISTRICTS = ("中央", "北町", "南町", "東が丘", "西浜", "山の手")
 
+    # Personal-data vault (docs/privacy.md). Each key: a file under PRIVACY_KEYS_DIR (default
+    # INSTANCE_DIR/keys), another file (…_FILE) or the value itself (base64) in the environment.
+    PRIVACY_KEYS_DIR: str | None = None
+    PRIVACY_MASTER_KEY: str | None = None
+    PRIVACY_MASTER_KEY_FILE: str | None = None
+    PRIVACY_AUDIT_KEY: str | None = None
+    PRIVACY_AUDIT_KEY_FILE: str | None = None
+    PRIVACY_INDEX_KEY: str | None = None
+    PRIVACY_INDEX_KEY_FILE: str | None = None
+    PRIVACY_VAULT_PRIVATE_KEY: str | None = None
+    PRIVACY_VAULT_PRIVATE_KEY_FILE: str | None = None
+    PRIVACY_VAULT_PUBLIC_KEY: str | None = None
+    PRIVACY_VAULT_PUBLIC_KEY_FILE: str | None = None
+    PRIVACY_GENERATE_KEYS: bool | None = None  # None: only for a new instance outside production
+    PRIVACY_PROJECT_DAYS = 1095  # end date of a project created without one
+    PRIVACY_RETENTION_WARNING_DAYS = 30
+    PRIVACY_INTAKE_INTERVAL = 10  # seconds between inbox checks of `flask privacy intake --loop`
+    PRIVACY_STAFF_RECIPIENT = "city"  # the party staff screens act for
+
+    # Survey monitors.
+    SURVEY_PROJECT = "default"  # the project new registrations join
+    SURVEY_MIN_AGE = 18
+    SURVEY_DISTRICTS_FILE: str | None = None  # CSV: postal-code prefix or address part, district
+    SURVEY_POSTAL_DISTRICTS: ClassVar[dict[str, str]] = {}  # postal-code prefix -> district
+
     LOG_LEVEL = "INFO"
     TESTING = False
     DEBUG = False
@@ -150,6 +175,7 @@ class ProductionConfig(Config):
     HSTS = True
     MAIL_BACKEND = "smtp"
     MAIL_DELIVER_INLINE = False
+    PRIVACY_GENERATE_KEYS = False
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -183,11 +183,21 @@ def _init_login(app: Flask) -> None:
 
 # Feature packages: each names its model modules and its blueprint, and the roles serving it.
 # A feature package may also have a `register(app)` function (CLI groups, sample-data hooks).
-MODEL_MODULES = ("app.auth.models", "app.mail.models", "app.sessions", "app.sns.models")
+MODEL_MODULES = (
+    "app.auth.models",
+    "app.mail.models",
+    "app.sessions",
+    "app.sns.models",
+    "app.privacy.models",
+    "app.survey.models",
+)
 BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.site", ROLES),
     ("app.auth", ROLES),
     ("app.sns", ("all", "public")),
+    ("app.privacy", ("all", "internal")),
+    ("app.survey", ("all", "public")),
+    ("app.survey.staff", ("all", "internal")),
 )
 
 

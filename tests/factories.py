@@ -103,3 +103,42 @@ class Factories:
         msg = send_message(sender, recipient, subject, body)
         db.session.commit()
         return msg
+
+    # --- survey monitors (personal data filed in the vault) ------------------------------------
+
+    MONITOR = {
+        "name": "長岡 花子",
+        "name_kana": "ナガオカ ハナコ",
+        "postal_code": "940-0062",
+        "address": "新潟県長岡市大手通1丁目",
+        "sex": "female",
+        "birth_date": "1990-01-02",
+        "phone": "0258-00-0000",
+        "mobile_email": "",
+    }
+
+    def monitor(
+        self,
+        *,
+        consents: Any = "all",
+        certificate: Any = None,
+        member_id: int | None = None,
+        project: str = "default",
+        **fields: Any,
+    ) -> Any:
+        """A monitor filed through the registration service; fields override MONITOR."""
+        from app.survey import services
+        from app.survey.validation import validate_fields
+
+        n = next(_counter)
+        raw = {**self.MONITOR, "email": f"monitor{n}@example.jp", **fields}
+        payload = services.registration_payload(
+            validate_fields(raw),
+            services.expand_consents(consents),
+            project=project,
+            certificate=certificate,
+            member_id=member_id,
+        )
+        monitor = services.file_registration(payload, actor="test")
+        db.session.commit()
+        return monitor

@@ -1,0 +1,25 @@
+"""Surveys. This package holds the monitor panel so far: registration on the public site,
+self-service after JPKI login, and (in `app.survey.staff`) the staff screens of the internal
+server. Personal data lives only in the vault (`app.privacy`)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+bp = Blueprint("survey", __name__, template_folder="templates", url_prefix="/monitors")
+
+from app.survey import views  # noqa: E402,F401  (routes register on import)
+
+
+def register(app: Flask) -> None:
+    """Intake handlers, retention hook, sample section and demo step, CLI (idempotent)."""
+    from app.privacy.retention import PURGE_HOOKS
+    from app.survey import intake, sample, services
+    from app.survey.cli import survey_cli
+
+    intake.register_handlers()
+    if services.purge_monitors not in PURGE_HOOKS:
+        PURGE_HOOKS.append(services.purge_monitors)
+    sample.register_sample_hooks()
+    if "survey" not in app.cli.commands:
+        app.cli.add_command(survey_cli)
