@@ -44,7 +44,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from app.auth.models import AccountStatus, RoleCode, User
 from app.extensions import db
@@ -388,7 +388,11 @@ def can_view(viewer: Viewer, obj: Any) -> bool:
     if not moderator:
         if rule.hidden and getattr(obj, rule.hidden) is not None:
             return False
-        owner = obj if isinstance(obj, User) else db.session.get(User, owner_id)
+        owner = (
+            obj
+            if isinstance(obj, User)
+            else db.session.get(User, owner_id, options=[lazyload(User.roles)])
+        )
         if owner is None or is_suspended(owner):
             return False
     if is_blocked_between(vid, owner_id):

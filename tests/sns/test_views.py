@@ -4,6 +4,7 @@ edits, forged values refused, no 500 on bad input."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -532,41 +533,79 @@ def test_admin_fixes_a_field_and_adds_an_extra_field(
     assert "海辺" in app.test_client().get("/members/alice").get_data(as_text=True)
 
 
-def test_csrf_is_enforced_when_enabled(
-    app_config: dict[str, Any], make: Any, db_template: Any
-) -> None:
+@pytest.fixture
+def second_app(app_config: dict[str, Any]) -> Iterator[Callable[..., Any]]:
+    """Build another app on the test's database with changed settings; closed afterwards."""
     from app import create_app
     from tests.conftest import IsolatedClient
 
-    app_config["WTF_CSRF_ENABLED"] = True
-    app2 = create_app("testing", overrides=app_config)
-    app2.test_client_class = IsolatedClient
-    with app2.app_context():
-        client = app2.test_client()
-        client.post("/auth/login", data={"email": "x@example.jp", "password": "y"})
-        r = client.post("/diary/new", data={"title": "t", "body": "b", "visibility": "public"})
-        assert r.status_code == 400
+    made: list[Any] = []
+
+    def _make(**changes: Any) -> Any:
+        other = create_app("testing", overrides={**app_config, **changes})
+        other.test_client_class = IsolatedClient
+        made.append(other)
+        return other
+
+    yield _make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+def test_csrf_is_enforced_when_enabled(app: Any, second_app: Any) -> None:
+    client = second_app(WTF_CSRF_ENABLED=True).test_client()
+    r = client.post("/diary/new", data={"title": "t", "body": "b", "visibility": "public"})
+    assert r.status_code == 400
+    r = client.post("/members/alice/block")
+    assert r.status_code == 400
     assert _count(Diary) == 0
 
 
 def test_messages_are_rate_limited(
-    app_config: dict[str, Any], make: Any, user: Any, other_user: Any
+    app: Any, second_app: Any, make: Any, user: Any, other_user: Any
 ) -> None:
-    from app import create_app
-    from tests.conftest import IsolatedClient
-
-    app_config.update(RATELIMIT_ENABLED=True, SNS_MESSAGE_LIMIT="2 per minute")
-    app2 = create_app("testing", overrides=app_config)
-    app2.test_client_class = IsolatedClient
-    client = app2.test_client()
-    assert (
-        client.post(
-            "/auth/login", data={"email": user.email, "password": make.PASSWORD}
-        ).status_code
-        == 302
-    )
+    client = second_app(RATELIMIT_ENABLED=True, SNS_MESSAGE_LIMIT="2 per minute").test_client()
+    login = client.post("/auth/login", data={"email": user.email, "password": make.PASSWORD})
+    assert login.status_code == 302
     codes = [
         client.post("/messages/with/bob", data={"body": f"m{i}"}).status_code for i in range(3)
     ]
     assert codes == [302, 302, 429]
     assert _count(Message) == 2
+
+
+def test_friend_list_visibility_and_canaries(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any
+) -> None:
+    """The friend list follows its own level; emails and private fields appear nowhere (A24)."""
+    make.friends(user, other_user)
+    make.profile_value(user, "birth_year", "1948", "private")
+    make.diary(user, visibility="public", title="公開")
+    a = login_as(user)
+    r = a.post(
+        "/settings/sns",
+        data={"friends_visibility": "friends", "footprints_enabled": "y", "email_kinds": []},
+    )
+    assert r.status_code == 302
+    stranger = make.user(handle="stranger")
+    s = app.test_client()
+    login_as(stranger, the_client=s)
+    assert s.get("/members/alice/friends").status_code == 404
+    assert "千代田 太郎" not in s.get("/members/alice").get_data(as_text=True)
+    b = app.test_client()
+    login_as(other_user, the_client=b)
+    assert b.get("/members/alice/friends").status_code == 200
+    guest = app.test_client()
+    for client in (guest, s, b):
+        for path in (
+            "/members/alice",
+            "/members/alice/diary",
+            "/diary",
+            "/members",
+            "/members/alice/diary.atom",
+        ):
+            text = client.get(path).get_data(as_text=True)
+            assert user.email not in text and "1948" not in text, path
