@@ -198,6 +198,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.privacy", ("all", "internal")),
     ("app.survey", ("all", "public")),
     ("app.survey.staff", ("all", "internal")),
+    ("app.search", ("all", "public")),
 )
 
 

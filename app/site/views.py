@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
@@ -54,10 +52,12 @@ def _check_database(bind: str | None) -> str:
 
 
 def _check_search() -> str:
-    directory = Path(current_app.config["SEARCH_DIR"])
-    if directory.is_dir() and os.access(directory, os.W_OK):
-        return "ok"
-    return "degraded"
+    """"ok" when the search index answers and is current, "degraded" when search falls back."""
+    if "search" not in current_app.blueprints:
+        return "absent"
+    from app.search.service import health
+
+    return health()
 
 
 @bp.route("/healthz")

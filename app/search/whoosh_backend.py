@@ -1,0 +1,480 @@
+"""The Whoosh backend: one index folder per generation under SEARCH_DIR, a `current` symlink
+swapped atomically by rebuild, one writer at a time (Whoosh's lock file), and a spool of
+pending updates for writers that could not get the lock.
+
+Layout of SEARCH_DIR:
+
+    current -> index-20260429T120000-ab12cd   the live index (a symlink, replaced atomically)
+    index-…/                                   Whoosh files and its WRITELOCK
+    pending/*.json                             updates waiting for the lock (drained by the
+                                               next writer; the index is stale meanwhile)
+
+Visibility is applied while collecting matches: each document's group and gates live in a
+column that is read once per (immutable) segment and cached, so the check per match is a few
+set lookups and invisible documents are never fetched or counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from whoosh import collectors, index, query
+from whoosh.fields import ID, KEYWORD, NUMERIC, Schema
+from whoosh.index import LockError
+
+from app.search.analyzer import ParsedQuery, document_terms
+from app.search.audience import Scope, decode_gates, encode_gates
+from app.search.backend import Filters, IndexUnavailable, SearchPage, Update, signature
+from app.search.documents import SearchDoc
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+PENDING = "pending"
+
+
+def schema() -> Schema:
+    return Schema(
+        key=ID(stored=True, unique=True),
+        kind=ID(stored=True),
+        oid=NUMERIC(int, bits=64, stored=True),
+        group=ID,
+        parent=ID,
+        owners=KEYWORD,  # every gate owner: deleting a member removes all their documents
+        author=ID,
+        community=ID,
+        created=NUMERIC(int, bits=64, sortable=True),
+        title=KEYWORD(scorable=True, field_boost=2.0),
+        body=KEYWORD(scorable=True),
+        vis=ID(sortable=True),  # "group\tgates", read per segment by the collector
+    )
+
+
+def _epoch(value: dt.datetime | None) -> int:
+    if value is None:
+        return 0
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return int(value.timestamp())
+
+
+def whoosh_fields(doc: SearchDoc) -> dict[str, Any]:
+    return {
+        "key": doc.key,
+        "kind": doc.kind,
+        "oid": doc.object_id,
+        "group": doc.group,
+        "parent": doc.parent,
+        "owners": " ".join(sorted({str(g.owner) for g in doc.gates})),
+        "author": str(doc.author_id),
+        "community": str(doc.community_id or ""),
+        "created": _epoch(doc.created_at),
+        "title": " ".join(document_terms(doc.title)),
+        "body": " ".join(document_terms(doc.body)),
+        "vis": f"{doc.group}\t{encode_gates(doc.gates)}",
+    }
+
+
+# --- per-segment visibility columns ---------------------------------------------------------
+
+_SEGMENT_CACHE: OrderedDict[tuple[str, str], list[tuple[str, tuple[tuple[int, str, bool], ...]]]]
+_SEGMENT_CACHE = OrderedDict()
+_SEGMENT_CACHE_MAX = 64
+_segment_lock = threading.Lock()
+
+
+def _segment_vis(reader: Any, where: str) -> list[tuple[str, tuple[tuple[int, str, bool], ...]]]:
+    """(group, gates) of every document of one segment, cached while the segment lives."""
+    key = (where, reader.segment().segment_id())
+    with _segment_lock:
+        found = _SEGMENT_CACHE.get(key)
+        if found is not None:
+            _SEGMENT_CACHE.move_to_end(key)
+            return found
+    decoded: dict[str, tuple[str, tuple[tuple[int, str, bool], ...]]] = {}
+    values: list[tuple[str, tuple[tuple[int, str, bool], ...]]] = []
+    for raw in reader.column_reader("vis"):
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        item = decoded.get(text)
+        if item is None:
+            group, _, gates = text.partition("\t")
+            item = (group, decode_gates(gates))
+            if not group.startswith(("diary:", "comment:")):
+                decoded[text] = item  # profiles and the like repeat little; keep memory small
+        values.append(item)
+    with _segment_lock:
+        _SEGMENT_CACHE[key] = values
+        while len(_SEGMENT_CACHE) > _SEGMENT_CACHE_MAX:
+            _SEGMENT_CACHE.popitem(last=False)
+    return values
+
+
+class VisibilityCollector(collectors.WrappingCollector):
+    """Collect only documents the scope admits, one per group; count exactly those."""
+
+    def __init__(self, child: Any, scope: Scope, where: str) -> None:
+        super().__init__(child)
+        self.scope = scope
+        self.where = where
+        self.total = 0
+        self.seen: set[str] = set()
+        self._vis: list[Any] = []
+
+    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
+        super().set_subsearcher(subsearcher, offset)
+        self._vis = _segment_vis(subsearcher.reader(), self.where)
+
+    def collect_matches(self) -> None:
+        child = self.child
+        vis = self._vis
+        admits = self.scope.admits
+        seen = self.seen
+        verdicts: dict[Any, bool] = {}
+        for sub_docnum in child.matches():
+            group, gates = vis[sub_docnum]
+            if group in seen:
+                continue
+            ok = verdicts.get(gates)
+            if ok is None:
+                ok = verdicts[gates] = admits(gates)
+            if not ok:
+                continue
+            seen.add(group)
+            self.total += 1
+            child.collect(sub_docnum)
+
+    def count(self) -> int:
+        return self.total
+
+
+# --- the backend ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Local(threading.local):
+    searchers: dict[str, Any]
+
+    def __init__(self) -> None:
+        self.searchers = {}
+
+
+_local = _Local()
+
+
+class WhooshBackend:
+    name = "whoosh"
+
+    def __init__(self, directory: str, lock_timeout: float = 2.0) -> None:
+        self.root = Path(directory)
+        self.lock_timeout = lock_timeout
+
+    # -- locations --
+
+    @property
+    def current(self) -> Path:
+        return self.root / CURRENT
+
+    @property
+    def pending_dir(self) -> Path:
+        return self.root / PENDING
+
+    def _open(self) -> Any:
+        path = self.current
+        if not path.exists() or not index.exists_in(str(path)):
+            raise IndexUnavailable("missing")
+        try:
+            return index.open_dir(str(path))
+        except Exception as exc:
+            raise IndexUnavailable("corrupt") from exc
+
+    def exists(self) -> bool:
+        return self.current.exists() and index.exists_in(str(self.current))
+
+    def create_empty(self) -> None:
+        """Create an empty live index (a fresh installation)."""
+        target = self._new_generation()
+        index.create_in(str(target), schema())
+        self._swap(target)
+
+    # -- reading --
+
+    def searcher(self) -> Any:
+        where = str(self.current.resolve())
+        found = _local.searchers.get(where)
+        if found is not None:
+            try:
+                fresh = found.refresh()
+            except Exception:
+                found = None
+            else:
+                if fresh is not found:
+                    _local.searchers[where] = fresh
+                return fresh
+        ix = self._open()
+        try:
+            searcher = ix.searcher()
+        except Exception as exc:
+            raise IndexUnavailable("corrupt") from exc
+        # Drop searchers of swapped-out generations.
+        for old in list(_local.searchers):
+            if old != where:
+                try:
+                    _local.searchers.pop(old).close()
+                except Exception:
+                    log.debug("closing an old searcher failed", exc_info=True)
+        _local.searchers[where] = searcher
+        return searcher
+
+    def _query(self, parsed: ParsedQuery, filters: Filters) -> Any:
+        parts: list[Any] = [
+            query.Or([query.Term("title", term), query.Term("body", term)]) for term in parsed.terms
+        ]
+        if filters.kinds:
+            parts.append(query.Or([query.Term("kind", k) for k in filters.kinds]))
+        if filters.author_id is not None:
+            parts.append(query.Term("author", str(filters.author_id)))
+        if filters.community_id is not None:
+            parts.append(query.Term("community", str(filters.community_id)))
+        if filters.since is not None or filters.until is not None:
+            parts.append(
+                query.NumericRange(
+                    "created",
+                    _epoch(filters.since) if filters.since else None,
+                    _epoch(filters.until) if filters.until else None,
+                    endexcl=True,
+                )
+            )
+        return query.And(parts)
+
+    def search(
+        self,
+        parsed: ParsedQuery,
+        scope: Scope,
+        filters: Filters,
+        sort: str,
+        offset: int,
+        limit: int,
+    ) -> SearchPage:
+        try:
+            searcher = self.searcher()
+            q = self._query(parsed, filters)
+            top = offset + limit
+            child: Any
+            if sort == "date":
+                child = collectors.SortingCollector(_newest_first(), limit=top)
+            else:
+                child = collectors.TopCollector(limit=top, usequality=False)
+            collector = VisibilityCollector(child, scope, str(self.current.resolve()))
+            searcher.search_with_collector(q, collector)
+            results = collector.results()
+            refs: list[tuple[str, int]] = []
+            for hit in results[offset:top]:
+                fields = hit.fields()
+                refs.append((fields["kind"], int(fields["oid"])))
+            return SearchPage(total=collector.total, refs=refs)
+        except IndexUnavailable:
+            raise
+        except Exception as exc:
+            raise IndexUnavailable("corrupt") from exc
+
+    def probe(self) -> None:
+        """Open the index and run a query: raise IndexUnavailable when that fails."""
+        searcher = self.searcher()
+        searcher.doc_count()
+        searcher.search(query.Term("kind", "diary"), limit=1)
+
+    def doc_count(self) -> int:
+        return int(self.searcher().doc_count())
+
+    def stored_signatures(self) -> dict[str, str]:
+        """key -> signature (group and gates) of every live document, for `flask search check`."""
+        out: dict[str, str] = {}
+        searcher = self.searcher()
+        for sub, _offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            vis = _segment_vis(reader, str(self.current.resolve()))
+            for docnum, fields in reader.iter_docs():
+                group, gates = vis[docnum]
+                out[fields["key"]] = signature(group, gates)
+        return out
+
+    # -- writing --
+
+    def _spool(self, update: Update) -> None:
+        self.pending_dir.mkdir(parents=True, exist_ok=True)
+        name = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}.json"
+        tmp = self.pending_dir / (name + ".tmp")
+        tmp.write_text(json.dumps(update.to_json()))
+        os.replace(tmp, self.pending_dir / name)
+
+    def pending_files(self) -> list[Path]:
+        if not self.pending_dir.is_dir():
+            return []
+        return sorted(self.pending_dir.glob("*.json"))
+
+    def writer(self, timeout: float | None = None) -> Any:
+        ix = self._open()
+        wait = self.lock_timeout if timeout is None else timeout
+        return ix.writer(timeout=wait, delay=0.05) if wait > 0 else ix.writer()
+
+    def apply(self, update: Update, docs_for: Any, *, spool_on_lock: bool = True) -> bool:
+        """Write an update (and any spooled ones). Returns False when it was spooled instead.
+
+        `docs_for(update) -> (Update, docs)` builds the documents; it is called after the lock is
+        held, so spooled updates are rebuilt from the database state at writing time.
+        """
+        try:
+            writer = self.writer()
+        except LockError:
+            if spool_on_lock:
+                self._spool(update)
+                return False
+            raise
+        try:
+            spooled = self.pending_files()
+            merged = update
+            for path in spooled:
+                try:
+                    merged = merged.merge(Update.from_json(json.loads(path.read_text())))
+                except (OSError, ValueError, KeyError):
+                    log.warning("search: unreadable spool file %s skipped", path.name)
+            expanded, docs = docs_for(merged)
+            self._write(writer, expanded, docs)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        for path in spooled:
+            path.unlink(missing_ok=True)
+        return True
+
+    @staticmethod
+    def _write(writer: Any, update: Update, docs: Sequence[SearchDoc]) -> None:
+        for group in sorted(update.groups):
+            writer.delete_by_term("group", group)
+        for parent in sorted(update.parents):
+            writer.delete_by_term("parent", parent)
+        for owner in sorted(update.owners_gone):
+            writer.delete_by_term("owners", str(owner))
+        for doc in docs:
+            writer.add_document(**whoosh_fields(doc))
+
+    def drain(self, docs_for: Any) -> bool:
+        """Apply spooled updates if the lock is free right now; True when none are left."""
+        if not self.pending_files():
+            return True
+        try:
+            writer = self.writer(timeout=0)
+        except (LockError, IndexUnavailable):
+            return False
+        spooled = self.pending_files()
+        try:
+            merged = Update()
+            for path in spooled:
+                try:
+                    merged = merged.merge(Update.from_json(json.loads(path.read_text())))
+                except (OSError, ValueError, KeyError):
+                    log.warning("search: unreadable spool file %s skipped", path.name)
+            expanded, docs = docs_for(merged)
+            self._write(writer, expanded, docs)
+            writer.commit()
+        except BaseException:
+            writer.cancel()
+            raise
+        for path in spooled:
+            path.unlink(missing_ok=True)
+        return True
+
+    def locked(self) -> bool:
+        """Whether a writer holds the lock right now."""
+        try:
+            ix = self._open()
+        except IndexUnavailable:
+            return False
+        lock = ix.lock("WRITELOCK")
+        if lock.acquire(blocking=False):
+            lock.release()
+            return False
+        return True
+
+    # -- rebuild --
+
+    def _new_generation(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        target = self.root / f"index-{stamp}-{secrets.token_hex(3)}"
+        target.mkdir()
+        return target
+
+    def _swap(self, target: Path) -> None:
+        """Point `current` at `target` in one atomic rename; remove older generations."""
+        link = self.root / f".current-{secrets.token_hex(4)}"
+        os.symlink(target.name, link)
+        old = self.current.resolve() if self.current.is_symlink() else None
+        if self.current.exists() and not self.current.is_symlink():
+            # A plain folder from an older layout: move it aside so the rename can succeed.
+            self.current.rename(self.root / f"index-old-{secrets.token_hex(3)}")
+        os.replace(link, self.current)
+        for path in self.root.glob("index-*"):
+            if path.is_dir() and path.resolve() != target.resolve() and path != old:
+                shutil.rmtree(path, ignore_errors=True)
+        if old is not None and old.resolve() != target.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+
+    def rebuild(self, batches: Iterable[Sequence[SearchDoc]], docs_for: Any) -> int:
+        """Build a new generation from `batches`, then swap it in. Live writers meanwhile queue
+        in the spool (the old index's lock is held), and the spool is applied to the new
+        generation right after the swap."""
+        target = self._new_generation()
+        new_ix = index.create_in(str(target), schema())
+        old_lock = None
+        try:
+            old_ix = self._open()
+        except IndexUnavailable:
+            old_ix = None
+        if old_ix is not None:
+            old_lock = old_ix.lock("WRITELOCK")
+            if not old_lock.acquire(blocking=True):
+                old_lock = None
+        count = 0
+        try:
+            writer = new_ix.writer(procs=1, limitmb=256)
+            try:
+                for batch in batches:
+                    for doc in batch:
+                        writer.add_document(**whoosh_fields(doc))
+                        count += 1
+                writer.commit(optimize=True)
+            except BaseException:
+                writer.cancel()
+                raise
+            self._swap(target)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        finally:
+            if old_lock is not None:
+                old_lock.release()
+        self.drain(docs_for)
+        return count
+
+    def size_bytes(self) -> int:
+        target = self.current.resolve()
+        return sum(p.stat().st_size for p in target.glob("*") if p.is_file())
+
+
+def _newest_first() -> Any:
+    from whoosh import sorting
+
+    return sorting.FieldFacet("created", reverse=True)
