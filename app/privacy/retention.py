@@ -181,8 +181,7 @@ def purge_project(code: str, *, actor: str) -> PurgeReport:
 
     project = get_project(code)
     project.purged_at = utcnow()
-    db.session.commit()
-    db.session.close()
+    db.session.commit()  # no transaction stays open: VACUUM and the checkpoint need that
     compact("pii", VAULT_TABLES)
     compact(None, MAIN_TABLES)
     return PurgeReport(code, records, values, keys_destroyed, main_rows, resumed)

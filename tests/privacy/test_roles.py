@@ -38,23 +38,17 @@ def _cli(app: Any, *args: str) -> Any:
     return result
 
 
-def _pair(app: Any, tmp_path: Path) -> tuple[Any, Any]:
+def _pair(app: Any, tmp_path: Path, spawn_app: Any) -> tuple[Any, Any]:
     """An internal and a public app over the test's database pair."""
     base = {k: app.config[k] for k in ("DATABASE_URL", "PII_DATABASE_URL")}
-    internal = create_app(
-        "testing",
-        overrides={**base, "APP_ROLE": "internal", "INSTANCE_DIR": str(tmp_path / "internal")},
-    )
+    internal = spawn_app(**base, APP_ROLE="internal", INSTANCE_DIR=str(tmp_path / "internal"))
     result = _cli(internal, "privacy", "export-public-keys", str(tmp_path / "public-keys"))
     assert result.exit_code == 0, result.output
-    public = create_app(
-        "testing",
-        overrides={
-            "DATABASE_URL": base["DATABASE_URL"],
-            "APP_ROLE": "public",
-            "INSTANCE_DIR": str(tmp_path / "public"),
-            "PRIVACY_KEYS_DIR": str(tmp_path / "public-keys"),
-        },
+    public = spawn_app(
+        DATABASE_URL=base["DATABASE_URL"],
+        APP_ROLE="public",
+        INSTANCE_DIR=str(tmp_path / "public"),
+        PRIVACY_KEYS_DIR=str(tmp_path / "public-keys"),
     )
     from tests.conftest import IsolatedClient
 
@@ -62,8 +56,8 @@ def _pair(app: Any, tmp_path: Path) -> tuple[Any, Any]:
     return internal, public
 
 
-def test_public_role_refuses_to_start_with_a_vault_secret(app_config, tmp_path):
-    internal = create_app("testing", overrides={**app_config, "APP_ROLE": "internal"})
+def test_public_role_refuses_to_start_with_a_vault_secret(app_config, tmp_path, spawn_app):
+    internal = spawn_app(**app_config, APP_ROLE="internal")
     keys_dir = Path(app_config["INSTANCE_DIR"]) / "keys"
     assert (keys_dir / "vault_private.key").exists()
     with pytest.raises(ConfigError, match="vault_private"):
@@ -82,8 +76,8 @@ def test_public_role_refuses_to_start_with_a_vault_secret(app_config, tmp_path):
     del internal
 
 
-def test_internal_role_without_its_keys_does_not_start(app_config, tmp_path):
-    create_app("testing", overrides={**app_config, "APP_ROLE": "internal"})
+def test_internal_role_without_its_keys_does_not_start(app_config, tmp_path, spawn_app):
+    spawn_app(**app_config, APP_ROLE="internal")
     (Path(app_config["INSTANCE_DIR"]) / "keys" / "master.key").unlink()
     with pytest.raises(ConfigError, match="master"):
         create_app("testing", overrides={**app_config, "APP_ROLE": "internal"})
@@ -98,11 +92,11 @@ def test_internal_role_without_its_keys_does_not_start(app_config, tmp_path):
         )
 
 
-def test_the_public_role_has_no_vault_and_cannot_open_its_envelopes(app, tmp_path):
+def test_the_public_role_has_no_vault_and_cannot_open_its_envelopes(app, tmp_path, spawn_app):
     from app.privacy.envelopes import open_envelope, seal_envelope
     from app.privacy.vault import VaultUnavailable, access, vault_available
 
-    _internal, public = _pair(app, tmp_path)
+    _internal, public = _pair(app, tmp_path, spawn_app)
     with public.app_context():
         assert "pii" not in public.config["SQLALCHEMY_BINDS"]
         keys = current_keys()
@@ -117,8 +111,8 @@ def test_the_public_role_has_no_vault_and_cannot_open_its_envelopes(app, tmp_pat
         db.session.rollback()
 
 
-def test_both_roles_side_by_side_register_then_intake_then_filed(app, tmp_path):
-    internal, public = _pair(app, tmp_path)
+def test_both_roles_side_by_side_register_then_intake_then_filed(app, tmp_path, spawn_app):
+    internal, public = _pair(app, tmp_path, spawn_app)
     client = public.test_client()
     page = client.get("/monitors/register")
     assert page.status_code == 200
@@ -148,8 +142,8 @@ def test_both_roles_side_by_side_register_then_intake_then_filed(app, tmp_path):
         db.session.rollback()
 
 
-def test_a_tampered_envelope_is_rejected_logged_and_nothing_filed(app, tmp_path, capfd):
-    internal, public = _pair(app, tmp_path)
+def test_a_tampered_envelope_is_rejected_logged_and_nothing_filed(app, tmp_path, spawn_app, capfd):
+    internal, public = _pair(app, tmp_path, spawn_app)
     assert public.test_client().post("/monitors/register", data=FORM).status_code == 302
     with public.app_context():
         row = db.session.execute(select(InboxEnvelope)).scalar_one()
@@ -174,8 +168,8 @@ def test_a_tampered_envelope_is_rejected_logged_and_nothing_filed(app, tmp_path,
     assert "error=tampered" in capfd.readouterr().err
 
 
-def test_an_envelope_moved_to_another_row_does_not_open(app, tmp_path):
-    internal, public = _pair(app, tmp_path)
+def test_an_envelope_moved_to_another_row_does_not_open(app, tmp_path, spawn_app):
+    internal, public = _pair(app, tmp_path, spawn_app)
     client = public.test_client()
     client.post("/monitors/register", data=FORM)
     client.post("/monitors/register", data={**FORM, "email": "other@example.jp"})

@@ -172,8 +172,7 @@ def test_no_plaintext_reaches_the_vault_file(app, make):
         assert canary.encode() not in raw
 
 
-def test_master_key_rotation_rewraps_data_keys_and_leaves_records_alone(app, make):
-    from app import create_app
+def test_master_key_rotation_rewraps_data_keys_and_leaves_records_alone(app, make, spawn_app):
     from app.privacy.keys import key_path
     from app.privacy.services import rotate_master_key
 
@@ -193,9 +192,8 @@ def test_master_key_rotation_rewraps_data_keys_and_leaves_records_alone(app, mak
     lines = key_path(app.config, "master").read_text().split()
     assert len(lines) == 1
     # a fresh process with only the new key file reads the records
-    other = create_app(
-        "testing",
-        overrides={k: app.config[k] for k in ("DATABASE_URL", "PII_DATABASE_URL", "INSTANCE_DIR")},
+    other = spawn_app(
+        **{k: app.config[k] for k in ("DATABASE_URL", "PII_DATABASE_URL", "INSTANCE_DIR")}
     )
     with other.app_context():
         [view] = access("self", "u", [monitor.pseudonym], "after rotation")

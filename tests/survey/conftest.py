@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from app.auth.jpki.testpki import TestPki, make_test_pki
+from tests.privacy.conftest import spawn_app  # noqa: F401 - shared fixture
 
 
 @pytest.fixture(scope="session")

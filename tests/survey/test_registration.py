@@ -140,15 +140,13 @@ def test_a_second_registration_with_the_same_email_is_refused(client):
     assert db.session.execute(select(func.count(Monitor.id))).scalar() == 1
 
 
-def test_district_comes_from_the_configured_postal_table(app_config, tmp_path):
-    from app import create_app
-
+def test_district_comes_from_the_configured_postal_table(app_config, tmp_path, spawn_app):
     table = tmp_path / "districts.csv"
     table.write_text("940-00,中央\n# comment\n大手通,南町\n", encoding="utf-8")
     app_config.update(
         SURVEY_DISTRICTS_FILE=str(table), SURVEY_POSTAL_DISTRICTS={"940-0062": "西浜"}
     )
-    application = create_app("testing", overrides=app_config)
+    application = spawn_app(**app_config)
     with application.app_context():
         from app.survey.districts import district_for
 
