@@ -113,7 +113,7 @@ def test_leaving_the_panel_deletes_the_vault_record(make, monitor_login):
     assert client.get("/monitors/me").status_code == 302
 
 
-# --- certificates ------------------------------------------------------------------------------------
+# --- certificates -----------------------------------------------------------------------------
 
 
 def test_registration_binds_the_card_and_the_card_finds_the_monitor(
@@ -192,7 +192,7 @@ def test_certificate_renewal_rebinds_with_a_matching_signing_proof(
     assert err.value.code == "no_verified_match"
 
 
-# --- staff screens -------------------------------------------------------------------------------------
+# --- staff screens ----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -294,7 +294,7 @@ def test_purge_screen_needs_the_typed_project_code(client, admin, login_as, make
     assert db.session.execute(select(VaultRecord)).first() is None
 
 
-# --- sample data ----------------------------------------------------------------------------------------
+# --- sample data ------------------------------------------------------------------------------
 
 
 def test_sample_load_files_monitors_and_prints_their_pseudonyms(
