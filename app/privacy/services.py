@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.db import utcnow
 from app.extensions import db
@@ -133,9 +134,19 @@ def set_consents(
     a purpose that is not a consent purpose or a recipient the purpose does not name.
     """
     wanted = list(dict.fromkeys(pairs))
+    active = {
+        p.code: p
+        for p in db.session.execute(
+            select(Purpose)
+            .where(Purpose.active.is_(True))
+            .options(selectinload(Purpose.recipients))
+        ).scalars()
+    }
     specs: dict[str, Purpose] = {}
     for purpose_code, recipient_code in wanted:
-        spec = specs.get(purpose_code) or purpose_by_code(purpose_code)
+        spec = active.get(purpose_code)
+        if spec is None:
+            raise UnknownPurpose(f"unknown purpose {purpose_code!r}")
         if spec.kind != "consent":
             raise UnknownPurpose(f"purpose {purpose_code!r} takes no consent")
         if recipient_code not in {r.code for r in spec.recipients}:

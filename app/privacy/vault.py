@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.db import utcnow
 from app.extensions import db
@@ -226,7 +227,12 @@ def purpose_by_code(code: Any) -> Purpose:
 
 
 def active_purposes(kind: str | None = None) -> list[Purpose]:
-    stmt = select(Purpose).where(Purpose.active.is_(True)).order_by(Purpose.position, Purpose.id)
+    stmt = (
+        select(Purpose)
+        .where(Purpose.active.is_(True))
+        .options(selectinload(Purpose.recipients))
+        .order_by(Purpose.position, Purpose.id)
+    )
     if kind:
         stmt = stmt.where(Purpose.kind == kind)
     return list(db.session.execute(stmt).scalars())
