@@ -44,7 +44,6 @@ from .errors import (
     NoPcscd,
     NoReader,
     NotJpkiCard,
-    PinBlocked,
 )
 from .signature import digest_info_sha256
 
@@ -55,9 +54,12 @@ __all__ = [
     "JpkiClient",
     "PyscardTransport",
     "ReaderInfo",
+    "card_present",
     "list_readers",
     "normalize_password",
     "open_jpki_card",
+    "reader_infos",
+    "reader_states",
     "validate_pin",
 ]
 
@@ -346,6 +348,40 @@ class PyscardTransport:
             log.debug("release failed: %s", exc)
 
 
+def reader_states() -> dict[str, int]:
+    """PC/SC state flags of every reader, without connecting to (and so powering) any card."""
+    from smartcard import scard
+
+    try:
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult != scard.SCARD_S_SUCCESS:
+            raise NoPcscd(scard.SCardGetErrorMessage(hresult))
+        try:
+            hresult, names = scard.SCardListReaders(context, [])
+            if hresult != scard.SCARD_S_SUCCESS or not names:
+                return {}
+            hresult, states = scard.SCardGetStatusChange(
+                context, 0, [(name, scard.SCARD_STATE_UNAWARE) for name in names]
+            )
+            if hresult != scard.SCARD_S_SUCCESS:
+                raise _map_error(RuntimeError(scard.SCardGetErrorMessage(hresult)), "list")
+            return {str(name): int(state) for name, state, _atr in states}
+        finally:
+            scard.SCardReleaseContext(context)
+    except JpkiCardError:
+        raise
+    except Exception as exc:
+        raise _map_error(exc, "list") from exc
+
+
+def card_present(reader: str) -> bool:
+    """True when pcscd reports a card in ``reader`` (no connection is made)."""
+    from smartcard import scard
+
+    state = reader_states().get(reader)
+    return state is not None and bool(state & scard.SCARD_STATE_PRESENT)
+
+
 def reader_infos() -> list[ReaderInfo]:
     """Every reader with whether a card is present and its ATR (for the status command)."""
     infos = []
@@ -406,6 +442,3 @@ def open_jpki_card(reader: str | None = None) -> Iterator[tuple[JpkiClient, Pysc
     if not saw_card:
         raise NoCard(str(last_error) if last_error else "")
     raise NotJpkiCard(str(last_error) if last_error else "")
-
-
-__all__ += ["PinBlocked", "reader_infos"]

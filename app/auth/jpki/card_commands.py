@@ -16,7 +16,14 @@ import click
 
 from .card import JpkiClient, PyscardTransport, list_readers, open_jpki_card
 from .client import login as run_login
-from .errors import CertificateNotFound, JpkiCardError, JpkiClientError, NoCard, NotJpkiCard
+from .errors import (
+    CertificateNotFound,
+    JpkiCardError,
+    JpkiClientError,
+    NoCard,
+    NoReader,
+    NotJpkiCard,
+)
 from .reasons import Text
 
 __all__ = ["card_group"]
@@ -62,10 +69,15 @@ def card_group() -> None:
 
 
 @card_group.command("status")
+@click.option("--reader", default=None, help="Only this reader (name or unique part of it).")
 @reports_errors
-def status_command() -> None:
+def status_command(reader: str | None) -> None:
     """List readers, card presence, token label and tries left for PIN and password."""
     names = list_readers()
+    if reader is not None:
+        names = [n for n in names if n == reader] or [n for n in names if reader in n]
+        if len(names) != 1:
+            raise NoReader(reader)
     if not names:
         click.echo("readers: none")
     jpki_found = False

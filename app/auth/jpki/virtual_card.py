@@ -152,7 +152,7 @@ class JpkiCardEmulator:
             sign_key=key("sign.key.pem"),
             sign_ca=read("sign_ca.der"),
             pin=pin if pin is not None else meta["pin"],
-            password=(password if password is not None else meta.get("password", "")).upper(),
+            password=(password if password is not None else meta.get("password") or "").upper(),
         )
 
     # -- power -------------------------------------------------------------------------------
@@ -306,9 +306,9 @@ class JpkiCardEmulator:
 class VirtualCardServer:
     """Keeps the emulated card "inserted" in a vpcd slot; reconnects when vpcd restarts.
 
-    ``remove_after_apdus``: after answering that many APDUs since insertion, the next APDU is
-    not answered and the connection is closed, as if the card were pulled out mid-operation;
-    the card is re-inserted after ``reinsert_delay`` seconds (None: stays out until `insert`).
+    ``remove_after_apdus``: after answering that many more APDUs, the next APDU is not answered
+    and the connection is closed, as if the card were pulled out mid-operation; the card is
+    re-inserted after ``reinsert_delay`` seconds (None: stays out until `insert`).
     """
 
     def __init__(
@@ -324,7 +324,9 @@ class VirtualCardServer:
         self.port = port
         self.retry_delay = retry_delay
         self.remove_after_apdus: int | None = None
-        self.reinsert_delay: float | None = 0.5
+        # pcscd polls the slot every 400 ms and only notices a removal it polled itself; a card
+        # back within one period looks as if it never left (and stays "empty" to clients).
+        self.reinsert_delay: float | None = 1.0
         self.apdu_count = 0
         self.connected = threading.Event()
         self._present = threading.Event()
@@ -377,6 +379,7 @@ class VirtualCardServer:
                 self._stop.wait(self.retry_delay)
                 continue
             sock.settimeout(0.2)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sock = sock
             self.apdu_count = 0
             self.card.reset()
@@ -408,6 +411,12 @@ class VirtualCardServer:
             if not chunk:
                 return None
             buf += chunk
+            # vpcd writes the length and the APDU separately; acknowledging at once avoids a
+            # delayed-ACK/Nagle stall of about 40 ms per APDU (Linux only).
+            quickack = getattr(socket, "TCP_QUICKACK", None)
+            if quickack is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
         return bytes(buf)
 
     def _send(self, sock: socket.socket, payload: bytes) -> bool:
@@ -429,6 +438,7 @@ class VirtualCardServer:
                 return False
             if length == 1:
                 control = payload[0]
+                log.debug("virtual card: control %d", control)
                 if control in (CTRL_OFF, CTRL_ON, CTRL_RESET):
                     self.card.reset()
                 elif control == CTRL_ATR and not self._send(sock, ATR):
@@ -436,9 +446,11 @@ class VirtualCardServer:
                 continue
             if not payload:
                 continue
-            if self.remove_after_apdus is not None and self.apdu_count >= self.remove_after_apdus:
-                self.remove_after_apdus = None
-                return True
+            if self.remove_after_apdus is not None:
+                if self.remove_after_apdus <= 0:
+                    self.remove_after_apdus = None
+                    return True
+                self.remove_after_apdus -= 1
             self.apdu_count += 1
             if not self._send(sock, self.card.process(payload)):
                 return False

@@ -20,8 +20,10 @@ from app.auth.jpki.testpki import TestPki, make_test_pki
 from app.auth.jpki.verify import Stores, clear_store_cache, get_stores
 from app.auth.jpki.virtual_card import JpkiCardEmulator, VirtualCardServer
 
-VPCD_READER = "Virtual PCD 00 00"
-VPCD_PORT = 35963
+# The second vpcd slot, so tests do not collide with a demo card running in the first one
+# (`flask jpki virtual-card` defaults to 127.0.0.1:35963 = "Virtual PCD 00 00").
+VPCD_READER = "Virtual PCD 00 01"
+VPCD_PORT = 35964
 
 
 @pytest.fixture(scope="session")
@@ -63,9 +65,11 @@ def crl_dir_with(tmp_path: Path, pki: TestPki, *relative: str) -> str:
 
 
 def _reader_has_card(name: str) -> bool:
-    from app.auth.jpki.card import reader_infos
+    from app.auth.jpki.card import card_present
 
-    return any(info.name == name and info.card_present for info in reader_infos())
+    # Ask pcscd's reader state instead of connecting: a connect while vpcd is still handing
+    # over the ATR can make pcscd give up on the inserted card.
+    return card_present(name)
 
 
 def wait_for_card(present: bool, timeout: float = 10.0) -> None:
@@ -75,7 +79,13 @@ def wait_for_card(present: bool, timeout: float = 10.0) -> None:
         if _reader_has_card(VPCD_READER) == present:
             return
         time.sleep(0.05)
-    pytest.fail(f"pcscd did not see the virtual card {'inserted' if present else 'removed'}")
+    from app.auth.jpki.card import reader_states
+
+    state = reader_states().get(VPCD_READER, 0)
+    pytest.fail(
+        f"pcscd did not see the virtual card {'inserted' if present else 'removed'} "
+        f"(reader state {state:#x})"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -109,12 +119,12 @@ def pcscd() -> None:
 
 @pytest.fixture(scope="session")
 def vcard_server(pcscd: None, pki: TestPki) -> Iterator[VirtualCardServer]:
-    """The emulated card inserted into vpcd slot 0 for the whole session."""
+    """The emulated card inserted into the test vpcd slot for the whole session."""
     server = VirtualCardServer(JpkiCardEmulator.from_pki(pki.root, "taro"), port=VPCD_PORT)
     server.start()
     if not server.connected.wait(10):
         server.stop()
-        pytest.fail("could not connect the virtual card to vpcd on 127.0.0.1:35963")
+        pytest.fail(f"could not connect the virtual card to vpcd on 127.0.0.1:{VPCD_PORT}")
     wait_for_card(True)
     yield server
     server.stop()
@@ -125,7 +135,7 @@ def vcard(vcard_server: VirtualCardServer, pki: TestPki) -> Iterator[VirtualCard
     """A freshly personalised card (taro; full tries) in the reader for one test."""
     server = vcard_server
     server.remove_after_apdus = None
-    server.reinsert_delay = 0.3
+    server.reinsert_delay = 1.0
     server.card = JpkiCardEmulator.from_pki(pki.root, "taro")
     server.insert()
     wait_for_card(True)
