@@ -190,6 +190,7 @@ MODEL_MODULES = (
     "app.sns.models",
     "app.privacy.models",
     "app.survey.models",
+    "app.search.models",
 )
 BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.site", ROLES),

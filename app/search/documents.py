@@ -227,7 +227,7 @@ class CommentKind(Kind):
                     kind=self.name,
                     object_id=c.id,
                     group=f"comment:{c.id}",
-                    title=d.title,
+                    title="",  # the diary's title is shown, not searched: it is the diary's
                     body=c.body,
                     author_id=c.author_id,
                     created_at=c.created_at,

@@ -214,13 +214,17 @@ class WhooshBackend:
         found = _local.searchers.get(where)
         if found is not None:
             try:
-                fresh = found.refresh()
+                if found.up_to_date():
+                    return found
             except Exception:
-                found = None
-            else:
-                if fresh is not found:
-                    _local.searchers[where] = fresh
-                return fresh
+                log.debug("search: cached searcher unusable", exc_info=True)
+            # Not `refresh()`: it reuses segment readers whose deletions have since changed,
+            # so deleted documents would still be found.
+            _local.searchers.pop(where, None)
+            try:
+                found.close()
+            except Exception:
+                log.debug("search: closing a searcher failed", exc_info=True)
         ix = self._open()
         try:
             searcher = ix.searcher()
