@@ -44,6 +44,7 @@ def test_production_secret_from_environment(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    monkeypatch.setenv("APP_ROLE", "public")  # the public role needs no vault keys
     app = create_app("production")
     assert app.config["SECRET_KEY"] == "k" * 48
     assert app.config["SESSION_COOKIE_NAME"] == "__Host-sankaku"

@@ -168,6 +168,9 @@ def _after_verification(done: Completion) -> Response:
         }
         rotate_session()
         return redirect(url_for("auth.jpki_bind", next=done.next_url or None))
+    if target.startswith("/monitors/"):
+        # Survey monitors need no SNS account: their own pages map the certificate.
+        return redirect(target)
     current_app.logger.info("login refused method=jpki reason=not_bound")
     return redirect(url_for("auth.jpki_unbound"))
 

@@ -342,3 +342,13 @@ def test_proxy_entry_only_from_trusted_proxies(app, client, login_as, user, pki)
         "/auth/jpki/proxy", headers={name: revoked}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
     )
     assert refused.status_code == 403
+
+
+def test_unbound_card_continues_to_monitor_pages(client, pki):
+    """Survey monitors have no SNS account: the monitor pages map the certificate."""
+    assert client.post("/auth/jpki/start", data={"next": "/monitors/jpki-done"}).status_code == 302
+    html = client.get("/auth/jpki/wait").get_data(as_text=True)
+    code = re.search(r'<strong class="code" lang="en">([A-Z0-9-]+)</strong>', html).group(1)
+    post_answer(client, answer(client, code, pki))
+    response = client.post("/auth/jpki/complete")
+    assert response.headers["Location"] == "/monitors/jpki-done"
