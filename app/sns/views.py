@@ -685,7 +685,13 @@ def member_feed(handle: str) -> Response:
 @bp.route("/messages")
 @login_required
 def inbox() -> str:
-    return render_template("sns/messages.html", box="inbox", messages=services.inbox(_me()))
+    me = _me()
+    return render_template(
+        "sns/messages.html",
+        box="inbox",
+        messages=services.inbox(me),
+        unread=services.unread_messages(me),
+    )
 
 
 @bp.route("/messages/sent")
