@@ -19,6 +19,7 @@ __all__ = [
     "pem_blocks",
     "read_tlv",
     "require_single_object",
+    "split_signed",
 ]
 
 TAG_BOOLEAN = 0x01
@@ -43,8 +44,9 @@ def read_tlv(buf: bytes | memoryview, pos: int, end: int | None = None) -> tuple
     Only single-byte tags and definite, minimally encoded lengths are accepted (DER). The value
     must fit before ``end`` (default: the end of ``buf``). Raises DerError otherwise.
     """
-    limit = len(buf) if end is None else end
-    if pos < 0 or limit > len(buf) or pos + 2 > limit:
+    size = len(buf)
+    limit = size if end is None else end
+    if pos < 0 or limit > size or pos + 2 > limit:
         raise DerError("truncated header")
     tag = buf[pos]
     if tag & 0x1F == 0x1F:
@@ -52,8 +54,22 @@ def read_tlv(buf: bytes | memoryview, pos: int, end: int | None = None) -> tuple
         raise DerError("multi-byte tag")
     first = buf[pos + 1]
     if first < 0x80:
-        length = first
         start = pos + 2
+        length = first
+    elif first == 0x81:
+        if pos + 3 > limit:
+            raise DerError("truncated length")
+        length = buf[pos + 2]
+        if length < 0x80:
+            raise DerError("non-minimal length")
+        start = pos + 3
+    elif first == 0x82:
+        if pos + 4 > limit:
+            raise DerError("truncated length")
+        if buf[pos + 2] == 0:
+            raise DerError("non-minimal length")
+        length = buf[pos + 2] << 8 | buf[pos + 3]
+        start = pos + 4
     else:
         count = first & 0x7F
         if count == 0:
@@ -66,8 +82,6 @@ def read_tlv(buf: bytes | memoryview, pos: int, end: int | None = None) -> tuple
         if raw[0] == 0:
             raise DerError("non-minimal length")
         length = int.from_bytes(raw, "big")
-        if length < 0x80:
-            raise DerError("non-minimal length")
         start = pos + 2 + count
     content_end = start + length
     if content_end > limit:
@@ -152,3 +166,24 @@ def parse_utf8string(data: bytes) -> str:
         return data[start:end].decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DerError("invalid UTF-8") from exc
+
+
+def split_signed(der: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split a signed DER object (certificate, CRL) into ``(tbs, algorithm, signature)``.
+
+    ``tbs`` and ``algorithm`` are the exact DER of those elements; ``signature`` is the BIT
+    STRING content without its unused-bits byte (which must be zero). Raises DerError.
+    """
+    tag, start, end = read_tlv(der, 0)
+    if tag != TAG_SEQUENCE or end != len(der):
+        raise DerError("not a single SEQUENCE")
+    tag, _s, tbs_end = read_tlv(der, start, end)
+    if tag != TAG_SEQUENCE:
+        raise DerError("to-be-signed part is not a SEQUENCE")
+    tag, _s, alg_end = read_tlv(der, tbs_end, end)
+    if tag != TAG_SEQUENCE:
+        raise DerError("signature algorithm is not a SEQUENCE")
+    tag, sig_start, sig_end = read_tlv(der, alg_end, end)
+    if tag != 0x03 or sig_end != end or sig_end == sig_start or der[sig_start] != 0:
+        raise DerError("bad signature BIT STRING")
+    return der[start:tbs_end], der[tbs_end:alg_end], der[sig_start + 1 : sig_end]

@@ -10,6 +10,7 @@ keys are fresh. Layout written by `make_test_pki(DIR)`::
                           [sign_ca.der], card.json (PIN, password, metadata)
     DIR/bad/<case>.der    every bad-case certificate (+ <case>.key.pem)
     DIR/impostor/         the impostor CA (same DN as the auth CA, its own key)
+    DIR/ca/<ca>.key.pem   the CAs' private keys (to sign extra CRLs in demos and benchmarks)
     DIR/manifest.json     what every file is, and the expected verification of each case
 """
 
@@ -590,6 +591,12 @@ def make_test_pki(directory: str, *, now: datetime | None = None) -> TestPki:
             if label != "sign_g2"
             else ca.cert.public_bytes(serialization.Encoding.PEM),
             f"trust anchor: {ca.purpose} CA {generation} (same DN as the other generation)",
+        )
+    for label, ca in cas.items():
+        out.write(
+            f"ca/{label}.key.pem",
+            _key_pem(ca.key),
+            f"private key of CA {label}: test material, for signing extra CRLs in demos/benches",
         )
     out.write(
         "impostor/impostor_ca.der",

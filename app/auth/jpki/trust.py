@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 
-from .der import DerError, pem_blocks, require_single_object
-from .signature import issued_by
+from .certinfo import CertInfo
+from .der import DerError, pem_blocks, read_tlv, require_single_object
+from .signature import issued_by, signed_by, signed_parts_valid
 
 __all__ = ["Anchor", "Purpose", "TrustStore", "anchor_purpose", "load_certificates_from_file"]
 
@@ -68,11 +70,15 @@ class Anchor:
     key_hash: bytes  # SHA-256 of the SubjectPublicKeyInfo; CRLs are indexed by this
     purpose: Purpose | None
     source: str
+    public_key: rsa.RSAPublicKey | None  # loaded once: key loading is slow in OpenSSL 3+
+    subject_text: str  # RFC 4514 form, the "issuer" of every certificate it signed
+    subject_der: bytes  # DER of the subject name, compared byte for byte with issuer names
 
     @classmethod
     def from_certificate(cls, certificate: x509.Certificate, source: str = "") -> Anchor:
         """Wrap a CA certificate (no checks beyond reading its fields)."""
         der = certificate.public_bytes(Encoding.DER)
+        key = certificate.public_key()
         return cls(
             certificate=certificate,
             der=der,
@@ -81,6 +87,9 @@ class Anchor:
             key_hash=spki_sha256(certificate),
             purpose=anchor_purpose(certificate.subject),
             source=source,
+            public_key=key if isinstance(key, rsa.RSAPublicKey) else None,
+            subject_text=certificate.subject.rfc4514_string(),
+            subject_der=certificate.subject.public_bytes(),
         )
 
 
@@ -120,6 +129,9 @@ class TrustStore:
 
     def __init__(self, anchors: Iterable[Anchor]) -> None:
         self._anchors: tuple[Anchor, ...] = tuple(anchors)
+        self._by_key_id: dict[bytes, list[Anchor]] = {}
+        for anchor in self._anchors:
+            self._by_key_id.setdefault(anchor.key_id, []).append(anchor)
 
     @property
     def anchors(self) -> Sequence[Anchor]:
@@ -170,31 +182,53 @@ class TrustStore:
             log.warning("JPKI pinned anchors not found in %s: %s", trust_dir, sorted(missing))
         return cls(anchors)
 
-    def candidates(self, certificate: x509.Certificate) -> list[Anchor]:
+    def candidates(self, certificate: x509.Certificate, der: bytes | None = None) -> list[Anchor]:
         """Anchors whose name equals the certificate's issuer and, when the certificate carries an
         authorityKeyIdentifier, whose key identifier equals it. The signature is not checked.
-        """
-        issuer = certificate.issuer
-        found = [a for a in self._anchors if a.certificate.subject == issuer]
-        aki = _authority_key_id(certificate)
-        if aki is not None:
-            found = [a for a in found if a.key_id == aki]
-        return found
 
-    def find_issuer(self, certificate: x509.Certificate) -> Anchor | None:
-        """The anchor whose key signed ``certificate``, or None.
+        Names are compared as DER bytes (J-LIS copies the CA's subject into the issuer field);
+        a differently encoded name does not match, which fails closed.
+        """
+        aki = _authority_key_id(certificate)
+        pool = self._anchors if aki is None else self._by_key_id.get(aki, [])
+        if not pool:
+            return []
+        issuer = _issuer_der(der) if der is not None else None
+        if issuer is None:
+            issuer = certificate.issuer.public_bytes()
+        return [a for a in pool if a.subject_der == issuer]
+
+    def find_issuer(self, certificate: x509.Certificate, der: bytes | None = None) -> Anchor | None:
+        """The anchor whose key signed ``certificate`` (DER ``der`` when at hand), or None.
 
         Generations of one CA share a DN, so the name only narrows the choice; the AKI picks the
         key and the signature check proves it.
         """
-        for anchor in self.candidates(certificate):
-            if issued_by(certificate, anchor.certificate):
+        for anchor in self.candidates(certificate, der):
+            if der is not None and anchor.public_key is not None:
+                if signed_by(der, anchor.public_key):
+                    return anchor
+            elif issued_by(certificate, anchor.certificate):
+                return anchor
+        return None
+
+    def find_issuer_of(self, info: CertInfo) -> Anchor | None:
+        """`find_issuer` for a certificate already walked by `walk_certificate`."""
+        aki = info.authority_key_id
+        pool = self._anchors if aki is None else self._by_key_id.get(aki, ())
+        for anchor in pool:
+            if (
+                anchor.subject_der == info.issuer
+                and anchor.public_key is not None
+                and signed_parts_valid(anchor.public_key, info.tbs, info.algorithm, info.signature)
+            ):
                 return anchor
         return None
 
     def issuers_of_name(self, name: x509.Name) -> list[Anchor]:
         """Anchors with this subject name (for CRLs, whose signature is then checked)."""
-        return [a for a in self._anchors if a.certificate.subject == name]
+        encoded = name.public_bytes()
+        return [a for a in self._anchors if a.subject_der == encoded]
 
 
 def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
@@ -203,3 +237,24 @@ def _authority_key_id(certificate: x509.Certificate) -> bytes | None:
     except x509.ExtensionNotFound:
         return None
     return aki.key_identifier
+
+
+def _issuer_der(der: bytes) -> bytes | None:
+    """The issuer Name's DER inside a DER certificate, or None if the layout is unexpected."""
+    try:
+        _tag, start, end = read_tlv(der, 0)
+        tag, pos, tbs_end = read_tlv(der, start, end)
+        if tag != 0x30:
+            return None
+        tag, _s, e = read_tlv(der, pos, tbs_end)
+        if tag == 0xA0:  # [0] version
+            tag, _s, e = read_tlv(der, e, tbs_end)
+        if tag != 0x02:  # serialNumber
+            return None
+        tag, _s, e = read_tlv(der, e, tbs_end)  # signature AlgorithmIdentifier
+        tag2, _s, name_end = read_tlv(der, e, tbs_end)  # issuer
+        if tag != 0x30 or tag2 != 0x30:
+            return None
+        return der[e:name_end]
+    except DerError:
+        return None

@@ -17,6 +17,13 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .certinfo import (
+    KU_DIGITAL_SIGNATURE,
+    KU_NON_REPUDIATION,
+    CertInfo,
+    encode_oid,
+    walk_certificate,
+)
 from .crl import CRLStore
 from .der import DerError, pem_blocks, require_single_object
 from .reasons import Reason, Text, reason_text
@@ -50,8 +57,11 @@ POLICY_SIGN = "1.2.392.200149.8.5.1.1.20"
 TEST_POLICY_SIGN = "1.2.392.200149.8.5.1.0.20"
 TEST_POLICY_AUTH = "1.2.392.200149.8.5.1.0.30"
 
-_POLICIES: dict[str, str] = {"auth": POLICY_AUTH, "sign": POLICY_SIGN}
-_TEST_POLICIES: dict[str, str] = {"auth": TEST_POLICY_AUTH, "sign": TEST_POLICY_SIGN}
+_POLICIES: dict[str, bytes] = {"auth": encode_oid(POLICY_AUTH), "sign": encode_oid(POLICY_SIGN)}
+_TEST_POLICIES: dict[str, bytes] = {
+    "auth": encode_oid(TEST_POLICY_AUTH),
+    "sign": encode_oid(TEST_POLICY_SIGN),
+}
 _OTHER: dict[str, str] = {"auth": "sign", "sign": "auth"}
 MAX_CERTIFICATE_BYTES = 16 * 1024
 
@@ -144,6 +154,15 @@ def load_certificate(data: bytes) -> x509.Certificate:
     DER must be one object with a correct length header and nothing after it; PEM must hold
     exactly one CERTIFICATE block. Raises MalformedCertificate otherwise.
     """
+    cert = _parse(data)[0]
+    try:
+        _ = cert.extensions  # callers of this function may read any extension
+    except ValueError as exc:
+        raise MalformedCertificate(str(exc)) from exc
+    return cert
+
+
+def _parse(data: bytes) -> tuple[x509.Certificate, bytes, CertInfo]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MalformedCertificate("certificate must be bytes")
     data = bytes(data)
@@ -157,8 +176,9 @@ def load_certificate(data: bytes) -> x509.Certificate:
             data = blocks[0]
         require_single_object(data)
         cert = x509.load_der_x509_certificate(data)
-        # Extensions are parsed lazily; force it here so bad ones count as malformed.
-        _ = cert.extensions
+        # The extensions the verifier uses are read (strictly) by walk_certificate; building
+        # cryptography's objects for all of them would double the cost of a verification.
+        info = walk_certificate(data)
         _ = cert.public_key()
     except MalformedCertificate:
         raise
@@ -166,35 +186,19 @@ def load_certificate(data: bytes) -> x509.Certificate:
         raise MalformedCertificate(str(exc)) from exc
     except Exception as exc:
         raise MalformedCertificate(type(exc).__name__) from exc
-    return cert
+    return cert, data, info
 
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _policies(cert: x509.Certificate) -> set[str]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.CertificatePolicies)
-    except x509.ExtensionNotFound:
-        return set()
-    return {p.policy_identifier.dotted_string for p in ext.value}
-
-
-def _usage_ok(cert: x509.Certificate, usage: Usage) -> bool:
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        if bc.ca:
-            return False  # a CA certificate is never a resident's certificate
-    except x509.ExtensionNotFound:
-        pass
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
+def _usage_ok(info: CertInfo, usage: Usage) -> bool:
+    if info.is_ca or info.key_usage is None:
+        return False  # a CA certificate is never a resident's certificate
+    if not info.key_usage & KU_DIGITAL_SIGNATURE:
         return False
-    if not ku.digital_signature:
-        return False
-    return usage != "sign" or ku.content_commitment
+    return usage != "sign" or bool(info.key_usage & KU_NON_REPUDIATION)
 
 
 def verify_certificate(
@@ -222,25 +226,31 @@ def verify_certificate(
     when = _utc(at) if at is not None else datetime.now(UTC)
 
     try:
-        cert = load_certificate(der_or_pem)
+        cert, _der, info = _parse(der_or_pem)
     except MalformedCertificate:
         return VerificationResult(False, Reason.MALFORMED.value)
 
     spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    serial_number = cert.serial_number
     base: dict[str, Any] = {
         "subject": cert.subject.rfc4514_string(),
-        "serial": f"{cert.serial_number:X}" if cert.serial_number >= 0 else "",
-        "issuer": cert.issuer.rfc4514_string(),
+        "serial": f"{serial_number:X}" if serial_number >= 0 else "",
         "certificate": cert,
         "spki_sha256": hashlib.sha256(spki).hexdigest(),
     }
-    if cert.serial_number <= 0:
+    if serial_number <= 0:
         # RFC 5280 requires a positive serial; a negative one cannot match CRL entries reliably.
-        return VerificationResult(False, Reason.MALFORMED.value, **base)
+        return VerificationResult(
+            False, Reason.MALFORMED.value, issuer=cert.issuer.rfc4514_string(), **base
+        )
 
-    anchor: Anchor | None = stores.trust.find_issuer(cert)
+    anchor: Anchor | None = stores.trust.find_issuer_of(info)
     if anchor is None:
-        return VerificationResult(False, Reason.UNTRUSTED_ISSUER.value, **base)
+        return VerificationResult(
+            False, Reason.UNTRUSTED_ISSUER.value, issuer=cert.issuer.rfc4514_string(), **base
+        )
+    # The issuer name equals the anchor's subject (checked), whose text is precomputed.
+    base["issuer"] = anchor.subject_text
     base["anchor_fingerprint"] = anchor.fingerprint
 
     for checked in (anchor.certificate, cert):
@@ -249,10 +259,10 @@ def verify_certificate(
         if when > _utc(checked.not_valid_after_utc):
             return VerificationResult(False, Reason.EXPIRED.value, **base)
 
-    if not _usage_ok(cert, usage):
+    if not _usage_ok(info, usage):
         return VerificationResult(False, Reason.WRONG_USAGE.value, **base)
 
-    policies = _policies(cert)
+    policies = info.policies
     other = _OTHER[usage]
     if anchor.purpose != usage or _POLICIES[other] in policies or _TEST_POLICIES[other] in policies:
         return VerificationResult(False, Reason.WRONG_PURPOSE.value, **base)
@@ -263,7 +273,7 @@ def verify_certificate(
     if not policies & accepted:
         return VerificationResult(False, Reason.WRONG_POLICY.value, **base)
 
-    status = stores.crls.status(anchor, cert.serial_number, when)
+    status = stores.crls.status(anchor, serial_number, when)
     if status.state == "revoked":
         return VerificationResult(
             False, Reason.REVOKED.value, revocation_reason=status.reason, **base

@@ -346,3 +346,69 @@ def test_at_defaults_to_now_and_naive_is_utc(pki: TestPki, settings: JpkiSetting
     der = pki.read("cards/taro/auth.der")
     aware = datetime.now(UTC)
     assert verify_certificate(der, "auth", aware.replace(tzinfo=None), settings).ok
+
+
+def _ec_cert(*extensions: tuple[x509.ExtensionType, bool]) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "x")])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+    )
+    for ext, critical in extensions:
+        builder = builder.add_extension(ext, critical=critical)
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+def test_unknown_critical_extension_is_malformed(settings: JpkiSettings) -> None:
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4.5"), b"\x05\x00")
+    critical = _ec_cert((unknown, True))
+    assert verify_certificate(critical, "auth", None, settings).reason == "malformed"
+    # The same extension, not critical, is ignored (the certificate then fails further on).
+    relaxed = _ec_cert((unknown, False))
+    assert verify_certificate(relaxed, "auth", None, settings).reason == "untrusted_issuer"
+
+
+def test_walk_reads_what_cryptography_reads(pki: TestPki) -> None:
+    from app.auth.jpki.certinfo import KU_DIGITAL_SIGNATURE, KU_NON_REPUDIATION, walk_certificate
+
+    for rel in ("cards/taro/auth.der", "cards/taro/sign.der", "trust/auth_g2.der"):
+        der = pki.read(rel)
+        cert = x509.load_der_x509_certificate(der)
+        info = walk_certificate(der)
+        assert info.tbs == cert.tbs_certificate_bytes
+        assert info.signature == cert.signature
+        assert info.issuer == cert.issuer.public_bytes()
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        assert bool(info.key_usage and info.key_usage & KU_DIGITAL_SIGNATURE) == (
+            ku.digital_signature
+        )
+        assert bool(info.key_usage and info.key_usage & KU_NON_REPUDIATION) == (
+            ku.content_commitment
+        )
+        bc = (
+            cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            if (rel.startswith("trust"))
+            else None
+        )
+        assert info.is_ca == bool(bc and bc.ca)
+
+
+def test_encode_oid(pki: TestPki) -> None:
+    from app.auth.jpki.certinfo import encode_oid, walk_certificate
+    from app.auth.jpki.verify import POLICY_AUTH
+
+    assert encode_oid("2.5.29.32") == bytes.fromhex("551d20")
+    # 200149 needs three base-128 bytes; the policy of a real leaf must match the encoding.
+    assert walk_certificate(pki.read("cards/taro/auth.der")).policies == {encode_oid(POLICY_AUTH)}
+    with pytest.raises(ValueError, match="OID"):
+        encode_oid("3.1")
