@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, ClassVar
 
 from app.auth.models import RoleCode, User
 from app.extensions import db
@@ -106,7 +106,7 @@ class Factories:
 
     # --- survey monitors (personal data filed in the vault) ------------------------------------
 
-    MONITOR = {
+    MONITOR: ClassVar[dict[str, Any]] = {
         "name": "長岡 花子",
         "name_kana": "ナガオカ ハナコ",
         "postal_code": "940-0062",
