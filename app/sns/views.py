@@ -111,6 +111,7 @@ def _uploads(field: Any) -> list[bytes]:
 
 
 @bp.route("/members")
+@login_required  # a directory of every resident is for members, not for scrapers
 def members() -> str:
     query = request.args.get("q", "")[:50].strip()
     try:
