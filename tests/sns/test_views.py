@@ -117,6 +117,7 @@ def test_object_urls_as_guest_and_unrelated_member(
         assert r.status_code in (302, 404), path  # login-only pages send guests to log in
         assert "秘密" not in r.get_data(as_text=True)
     assert guest.get(f"/diary/{diary.id}").status_code == 404
+    assert guest.get("/members").status_code == 302  # the directory needs a login
     stranger = login_as(other_user)
     for path in paths_get:
         assert stranger.get(path).status_code == 404, path
