@@ -718,6 +718,24 @@ def make_test_pki(directory: str, *, now: datetime | None = None) -> TestPki:
         "auth",
         "revoked",
     )
+    # The same certificate on an emulated card, so a demo can show a revoked login.
+    out.write("cards/lost/auth.der", _der(revoked_auth), "lost: revoked auth certificate")
+    out.write("cards/lost/auth.key.pem", bad_key_pem, "PKCS#8 auth key")
+    out.write("cards/lost/auth_ca.der", _der(auth_g2.cert), "auth CA (EF 000B)")
+    cards["lost"] = {
+        "card": "lost",
+        "pin": "7890",
+        "password": None,
+        "generation": "G2",
+        "has_sign_certificate": False,
+        "auth_serial": f"{revoked_auth.serial_number:X}",
+        "note": "reported lost: the auth certificate is revoked (keyCompromise)",
+    }
+    out.write(
+        "cards/lost/card.json",
+        json.dumps(cards["lost"], ensure_ascii=False, indent=2).encode("utf-8"),
+        "lost: PIN and metadata for the emulated card",
+    )
     bad(
         "impostor",
         leaf(impostor, bad_key, kind="auth", not_before=now - day, not_after=typical_end),

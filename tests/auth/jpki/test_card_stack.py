@@ -255,3 +255,15 @@ def test_login_unknown_code(vcard: VirtualCardServer, settings: JpkiSettings) ->
         assert result.exit_code == 1
         assert reason_text("challenge_unknown").bilingual() in result.output
         assert re.search(r"ログイン画面", result.output)
+
+
+def test_revoked_card_is_refused_with_readable_message(
+    vcard: VirtualCardServer, pki: TestPki, settings: JpkiSettings
+) -> None:
+    vcard.card = JpkiCardEmulator.from_pki(pki.root, "lost")
+    with running_site(settings) as site:
+        code = site.issue().code
+        result = _cli("login", site.origin, code, "--pin-env", "PIN", "--yes", env={"PIN": "7890"})
+        assert result.exit_code == 1
+        assert reason_text("revoked").bilingual() in result.output
+        assert site.logins == []

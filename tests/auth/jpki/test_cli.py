@@ -116,7 +116,7 @@ def test_make_test_pki_command(jpki_app: Flask, tmp_path: Path) -> None:
     result = run(jpki_app, "make-test-pki", str(target))
     assert result.exit_code == 0, result.output
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["cards"]) == {"taro", "moved", "child", "renewed", "gaiji", "g1"}
+    assert set(manifest["cards"]) == {"taro", "moved", "child", "renewed", "gaiji", "g1", "lost"}
     assert sorted(p.name for p in (target / "trust").iterdir()) == [
         "auth_g1.der",
         "auth_g2.der",
