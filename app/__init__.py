@@ -128,17 +128,19 @@ def _finish_config(app: Flask) -> None:
 
 
 def translation_directories() -> list[str]:
-    """Every `translations` folder in the package: the core one and one per feature package.
+    """Every `translations` folder in the package: one per feature package, then the core one.
 
-    Flask-Babel merges them, so each feature keeps its own catalogue.
+    Flask-Babel merges them in this order and a later catalogue wins, so the core's wording
+    of shared messages (field errors, buttons) is the same on every page.
     """
     root = Path(__file__).resolve().parent
     found = [
-        root / "translations",
-        *sorted(root.glob("*/translations")),
         *sorted(root.glob("*/*/translations")),
+        *sorted(root.glob("*/translations")),
+        root / "translations",
     ]
-    return [str(path) for path in found if path.is_dir()]
+    unique = list(dict.fromkeys(path for path in found if path.is_dir()))
+    return [str(path) for path in unique]
 
 
 def _normalise_url(url: str) -> str:
@@ -190,6 +192,7 @@ MODEL_MODULES = (
     "app.sns.models",
     "app.privacy.models",
     "app.survey.models",
+    "app.survey.surveys_models",
     "app.search.models",
 )
 BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -199,6 +202,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.privacy", ("all", "internal")),
     ("app.survey", ("all", "public")),
     ("app.survey.staff", ("all", "internal")),
+    ("app.survey.admin_views", ("all", "internal")),
     ("app.search", ("all", "public")),
 )
 
