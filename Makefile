@@ -13,7 +13,7 @@ PORT ?= 5000
 help:
 	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run ruff, mypy and all tests (SQLite, then PostgreSQL)"
-	@echo "make bench  - run the benchmarks (not part of the tests)"
+	@echo "make bench  - run the benchmarks (not part of the tests; BENCH_ARGS=--quick)"
 	@echo "make lint | typecheck | translations | extract-messages | clean"
 
 system:
@@ -56,7 +56,8 @@ typecheck: venv
 	$(BIN)/mypy
 
 bench: setup
-	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@scripts/ensure-system.sh bench
+	@scripts/run-bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

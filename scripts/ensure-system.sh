@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages Sankaku needs when they are missing, and start pcscd.
-# Usage: scripts/ensure-system.sh run|test
+# Usage: scripts/ensure-system.sh run|test|bench
 set -euo pipefail
 
 mode="${1:-run}"
 packages=(python3-venv python3-dev gcc pcscd libpcsclite-dev swig vsmartcard-vpcd)
 if [ "$mode" = "test" ]; then
   packages+=(chromium fonts-noto-cjk postgresql-client)
+fi
+if [ "$mode" = "bench" ]; then
+  packages+=(wrk postgresql-client)
 fi
 
 missing=()
