@@ -17,12 +17,14 @@ set lookups and invisible documents are never fetched or counted.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import logging
 import os
 import secrets
 import shutil
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import collectors, index, query
+from whoosh.codec import base as _codec_base
 from whoosh.fields import ID, KEYWORD, NUMERIC, Schema
 from whoosh.index import LockError
 
@@ -39,6 +42,15 @@ from app.search.backend import Filters, IndexUnavailable, SearchPage, Update, si
 from app.search.documents import SearchDoc
 
 log = logging.getLogger(__name__)
+
+
+def _segment_id(cls: Any, size: int = 16) -> str:
+    return secrets.token_hex(size // 2)
+
+
+# Whoosh names new segments from the global `random` state, which may be seeded identically in
+# two places (forked workers, test frameworks); a repeated name breaks the commit. Use secrets.
+_codec_base.Segment._random_id = classmethod(_segment_id)
 
 CURRENT = "current"
 PENDING = "pending"
@@ -191,15 +203,22 @@ class WhooshBackend:
 
     def _open(self) -> Any:
         path = self.current
-        if not path.exists() or not index.exists_in(str(path)):
+        if not self.exists():
             raise IndexUnavailable("missing")
-        try:
-            return index.open_dir(str(path))
-        except Exception as exc:
-            raise IndexUnavailable("corrupt") from exc
+        # Whoosh leaves a broken index's files open when it gives up on them: they are closed
+        # as the traceback goes, quietly (an expected ResourceWarning, not a leak of ours).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                return index.open_dir(str(path))
+            except Exception as exc:
+                log.warning("search: the index cannot be opened: %r", exc)
+            _collect_broken_files()
+        raise IndexUnavailable("corrupt")
 
     def exists(self) -> bool:
-        return self.current.exists() and index.exists_in(str(self.current))
+        """Whether an index is there at all (readable or not): its table of contents exists."""
+        return self.current.is_dir() and any(self.current.glob("_MAIN_*.toc"))
 
     def create_empty(self) -> None:
         """Create an empty live index (a fresh installation)."""
@@ -226,10 +245,16 @@ class WhooshBackend:
             except Exception:
                 log.debug("search: closing a searcher failed", exc_info=True)
         ix = self._open()
-        try:
-            searcher = ix.searcher()
-        except Exception as exc:
-            raise IndexUnavailable("corrupt") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            try:
+                searcher = ix.searcher()
+            except Exception as exc:
+                log.warning("search: the index cannot be read: %r", exc)
+                searcher = None
+            if searcher is None:
+                _collect_broken_files()
+                raise IndexUnavailable("corrupt")
         # Drop searchers of swapped-out generations.
         for old in list(_local.searchers):
             if old != where:
@@ -290,7 +315,10 @@ class WhooshBackend:
         except IndexUnavailable:
             raise
         except Exception as exc:
-            raise IndexUnavailable("corrupt") from exc
+            log.warning("search: the index failed during a search: %r", exc)
+        _local.searchers.clear()
+        _collect_broken_files()
+        raise IndexUnavailable("corrupt")
 
     def probe(self) -> None:
         """Open the index and run a query: raise IndexUnavailable when that fails."""
@@ -476,6 +504,14 @@ class WhooshBackend:
     def size_bytes(self) -> int:
         target = self.current.resolve()
         return sum(p.stat().st_size for p in target.glob("*") if p.is_file())
+
+
+def _collect_broken_files() -> None:
+    """Whoosh leaves the files of a broken index open when it gives up on them; close them
+    now (quietly: they are expected) instead of at some later garbage collection."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def _newest_first() -> Any:
