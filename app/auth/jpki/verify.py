@@ -25,7 +25,7 @@ from .certinfo import (
     walk_certificate,
 )
 from .crl import CRLStore
-from .der import DerError, pem_blocks, require_single_object
+from .der import DerError, pem_blocks
 from .reasons import Reason, Text, reason_text
 from .settings import JpkiSettings
 from .trust import Anchor, TrustStore
@@ -169,16 +169,16 @@ def _parse(data: bytes) -> tuple[x509.Certificate, bytes, CertInfo]:
     if len(data) > MAX_CERTIFICATE_BYTES:
         raise MalformedCertificate("certificate too large")
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
+        if data[:1] != b"\x30" and data.lstrip().startswith(b"-----BEGIN"):
             blocks = pem_blocks(data, "CERTIFICATE")
             if len(blocks) != 1:
                 raise MalformedCertificate("expected exactly one PEM CERTIFICATE block")
             data = blocks[0]
-        require_single_object(data)
-        cert = x509.load_der_x509_certificate(data)
-        # The extensions the verifier uses are read (strictly) by walk_certificate; building
-        # cryptography's objects for all of them would double the cost of a verification.
+        # Exactly one object, strict DER lengths, no trailing bytes; then the extensions the
+        # verifier uses, read from the DER: building cryptography's objects for all of them
+        # would double the cost of a verification.
         info = walk_certificate(data)
+        cert = x509.load_der_x509_certificate(data)
         _ = cert.public_key()
     except MalformedCertificate:
         raise
