@@ -30,6 +30,9 @@ from tests.factories import Factories
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
+# The test PKI and the real PC/SC stack with the emulated card, for every test folder.
+pytest_plugins = ["tests.jpki_fixtures"]
+
 
 def pg_urls() -> tuple[str, str]:
     """The main and vault database URLs derived from TEST_DATABASE_URL."""
