@@ -10,11 +10,18 @@ export FLASK_APP=app:create_app
 export SERVER_BASE_URL="${SERVER_BASE_URL:-http://$host:$port}"
 
 "$bin/flask" db upgrade
-if [ -z "${JPKI_TRUST_DIR:-}" ] && [ ! -d "$instance/jpki-test" ]; then
-  echo "Generating the test PKI for the emulated My Number Card (once)…"
-  "$bin/flask" jpki make-test-pki "$instance/jpki-test" >/dev/null
+renewed=0
+if [ -z "${JPKI_TRUST_DIR:-}" ]; then
+  # The test CRLs are valid for one day: renew the test PKI when it is older than 12 hours.
+  if [ ! -d "$instance/jpki-test" ] || [ -n "$(find "$instance/jpki-test/crl" -name '*.crl' -mmin +720 2>/dev/null | head -1)" ]; then
+    echo "Generating the test PKI for the emulated My Number Card…"
+    rm -rf "$instance/jpki-test"
+    "$bin/flask" jpki make-test-pki "$instance/jpki-test" >/dev/null
+    renewed=1
+  fi
 fi
 "$bin/flask" sample demo --if-empty
+if [ "$renewed" = "1" ]; then "$bin/flask" sample demo-card >/dev/null 2>&1 || true; fi
 
 card_pid=""
 cleanup() { [ -n "$card_pid" ] && kill "$card_pid" 2>/dev/null || true; }

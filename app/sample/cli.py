@@ -59,3 +59,18 @@ def sample_demo(if_empty: bool) -> None:
     click.echo(f"Demo town ready. Password for every demo account: {DEMO_PASSWORD}")
     for email, label in accounts:
         click.echo(f"  {email:32} {label}")
+
+
+@sample_cli.command("demo-card")
+def sample_demo_card() -> None:
+    """Link the emulated demo card to its demo resident again (after the test PKI is renewed)."""
+    from app.auth.demo import DEMO_CARD_HOLDER, bind_demo_card
+    from app.auth.services import find_user_by_handle
+
+    holder = find_user_by_handle(DEMO_CARD_HOLDER)
+    if holder is None:
+        click.echo("error: the demo town has not been built (flask sample demo)", err=True)
+        sys.exit(1)
+    bind_demo_card({DEMO_CARD_HOLDER: holder})
+    db.session.commit()
+    click.echo(f"demo card linked to {holder.display_name}")

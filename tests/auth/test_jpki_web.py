@@ -352,3 +352,18 @@ def test_unbound_card_continues_to_monitor_pages(client, pki):
     post_answer(client, answer(client, code, pki))
     response = client.post("/auth/jpki/complete")
     assert response.headers["Location"] == "/monitors/jpki-done"
+
+
+def test_demo_card_command_links_the_emulated_card(app, make, client, pki):
+    haruka = make.user(handle="haruka", display_name="鈴木 はるか")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["sample", "demo-card"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["sample", "demo-card"]).exit_code == 0  # idempotent
+    db.session.rollback()
+    bindings = db.session.execute(select(CertificateBinding)).scalars().all()
+    assert [b.user_id for b in bindings] == [haruka.id]
+    code = start(client)
+    post_answer(client, answer(client, code, pki, "taro"))
+    client.post("/auth/jpki/complete")
+    assert "鈴木 はるか" in client.get("/").get_data(as_text=True)
