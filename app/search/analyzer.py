@@ -6,11 +6,13 @@ Steps, in order:
    full-width, 〜/～/~ all become separators), then lower-casing;
 2. control and other invisible characters become separators;
 3. katakana are folded to hiragana (ナツ → なつ), so either script finds the other;
-4. runs of CJK characters (kanji, kana, 々, ー) become overlapping bigrams (夏祭り → 夏祭, 祭り);
-   a document also gets every single character, so one-character queries work;
+4. runs of CJK characters (kanji, kana, 々, ー) become overlapping bigrams (夏祭り → 夏祭, 祭り)
+   plus the run's last character on its own (り), so every character of a document starts one
+   of its terms: a one-character query is a prefix search (祭 finds 祭り);
 5. runs of Latin letters and digits become whole-word terms (Natsu → natsu, ２０２６ → 2026).
 
-A query matches a document when every term of the query is among the document's terms.
+A query matches a document when every term of the query is among the document's terms (a
+single CJK character: when some term of the document starts with it).
 Kanji and their readings are not linked (夏祭り does not find なつまつり): that needs a
 dictionary. See docs/search.md.
 """
@@ -73,9 +75,9 @@ def document_terms(text: str) -> list[str]:
     terms: list[str] = []
     for kind, run in _runs(normalise(text)):
         if kind == "cjk":
-            terms.extend(run)  # unigrams, for one-character queries
             if len(run) > 1:
                 terms.extend(bigrams(run))
+            terms.append(run[-1])  # with the bigrams' first characters: every character
         else:
             terms.append(run)
     return terms
@@ -120,7 +122,18 @@ def matches(query: ParsedQuery, text: str) -> bool:
     if query.empty:
         return False
     have = set(document_terms(text))
-    return all(term in have for term in query.terms)
+    for term in query.terms:
+        if is_prefix_term(term):
+            if not any(h.startswith(term) for h in have):
+                return False
+        elif term not in have:
+            return False
+    return True
+
+
+def is_prefix_term(term: str) -> bool:
+    """A one-character CJK query term, searched as a prefix of the document's terms."""
+    return len(term) == 1 and bool(_IS_CJK.match(term))
 
 
 # --- snippets ---------------------------------------------------------------------------------

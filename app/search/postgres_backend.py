@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Text,
     and_,
+    any_,
     bindparam,
     cast,
     delete,
@@ -24,13 +25,14 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
-from app.search.analyzer import ParsedQuery, document_terms
+from app.search.analyzer import ParsedQuery, document_terms, is_prefix_term
 from app.search.audience import Scope, decode_gates, encode_gates
 from app.search.backend import Filters, IndexUnavailable, SearchPage, Update, signature
 from app.search.documents import SearchDoc
@@ -46,6 +48,8 @@ def _unique(terms: Iterable[str]) -> list[str]:
 
 
 def _row(doc: SearchDoc) -> dict[str, Any]:
+    if not 0 < len(doc.gates) <= MAX_GATES:
+        raise ValueError(f"{doc.key}: {len(doc.gates)} gates; the PostgreSQL backend takes 1-3")
     return {
         "key": doc.key,
         "kind": doc.kind,
@@ -74,8 +78,30 @@ def _tokens_expr() -> Any:
 
 def tsquery_text(terms: Sequence[str]) -> str:
     """The text form of a tsquery: every term quoted, all required (terms carry no quotes)."""
-    quoted = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms]
+    quoted = [
+        "'" + t.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if is_prefix_term(t) else "")
+        for t in terms
+    ]
     return " & ".join(quoted)
+
+
+# Documents have one gate per object their visibility depends on (a comment: two).
+MAX_GATES = 3
+
+
+def _audience_allowed(allowed: list[str]) -> Any:
+    """SQL: every audience term of the row is allowed. Written as `term = ANY(array)` per gate
+    rather than `audience <@ array`: PostgreSQL hashes a constant ANY array, while `<@`
+    compares each term with each of the viewer's (often thousands of) allowed terms."""
+    arr = cast(allowed, ARRAY(Text))
+    audience = type_coerce(T.c.audience, ARRAY(Text))
+    size = func.cardinality(audience)
+    return or_(
+        *[
+            and_(size == n, *[audience[i] == any_(arr) for i in range(1, n + 1)])
+            for n in range(1, MAX_GATES + 1)
+        ]
+    )
 
 
 class PostgresBackend:
@@ -161,7 +187,7 @@ class PostgresBackend:
         tsq = cast(bindparam("tsq", tsquery_text(parsed.terms)), TSQUERY)
         conds: list[Any] = [
             T.c.tokens.op("@@", is_comparison=True)(tsq),
-            T.c.audience.op("<@", is_comparison=True)(cast(sorted(scope.allowed), ARRAY(Text))),
+            _audience_allowed(sorted(scope.allowed)),
         ]
         if scope.excluded:
             conds.append(

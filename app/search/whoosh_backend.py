@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whoosh import collectors, index, query
+from whoosh import collectors, index, query, scoring
 from whoosh.codec import base as _codec_base
+from whoosh.codec import whoosh3 as _whoosh3
 from whoosh.fields import ID, KEYWORD, NUMERIC, Schema
 from whoosh.index import LockError
 
-from app.search.analyzer import ParsedQuery, document_terms
+from app.search.analyzer import ParsedQuery, document_terms, is_prefix_term
 from app.search.audience import Scope, decode_gates, encode_gates
 from app.search.backend import Filters, IndexUnavailable, SearchPage, Update, signature
 from app.search.documents import SearchDoc
@@ -51,6 +52,22 @@ def _segment_id(cls: Any, size: int = 16) -> str:
 # Whoosh names new segments from the global `random` state, which may be seeded identically in
 # two places (forked workers, test frameworks); a repeated name breaks the commit. Use secrets.
 _codec_base.Segment._random_id = classmethod(_segment_id)
+
+
+def _cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+    """Whoosh's lookup of a field-length column, remembering that a field has none (fields
+    without lengths otherwise cost a file-system check for every posting written)."""
+    if fieldname in self._readers:
+        return self._readers[fieldname]
+    if not self.has_column(fieldname):
+        self._readers[fieldname] = None  # segments are immutable: it will not appear later
+        return None
+    reader = self.column_reader(fieldname, column)
+    self._readers[fieldname] = reader
+    return reader
+
+
+_whoosh3.W3PerDocReader._cached_reader = _cached_reader
 
 CURRENT = "current"
 PENDING = "pending"
@@ -67,8 +84,10 @@ def schema() -> Schema:
         author=ID,
         community=ID,
         created=NUMERIC(int, bits=64, sortable=True),
-        title=KEYWORD(scorable=True, field_boost=2.0),
-        body=KEYWORD(scorable=True),
+        # Terms without frequencies or field lengths: indexing costs half as much, and the
+        # ranking (TF-IDF: rarer terms count more, title matches twice) needs neither.
+        title=KEYWORD,
+        body=KEYWORD,
         vis=ID(sortable=True),  # "group\tgates", read per segment by the collector
     )
 
@@ -248,7 +267,7 @@ class WhooshBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                searcher = ix.searcher()
+                searcher = ix.searcher(weighting=scoring.TF_IDF())
             except Exception as exc:
                 log.warning("search: the index cannot be read: %r", exc)
                 searcher = None
@@ -266,9 +285,10 @@ class WhooshBackend:
         return searcher
 
     def _query(self, parsed: ParsedQuery, filters: Filters) -> Any:
-        parts: list[Any] = [
-            query.Or([query.Term("title", term), query.Term("body", term)]) for term in parsed.terms
-        ]
+        parts: list[Any] = []
+        for term in parsed.terms:
+            kind = query.Prefix if is_prefix_term(term) else query.Term
+            parts.append(query.Or([kind("title", term, boost=2.0), kind("body", term)]))
         if filters.kinds:
             parts.append(query.Or([query.Term("kind", k) for k in filters.kinds]))
         if filters.author_id is not None:
@@ -464,7 +484,7 @@ class WhooshBackend:
         if old is not None and old.resolve() != target.resolve():
             shutil.rmtree(old, ignore_errors=True)
 
-    def rebuild(self, batches: Iterable[Sequence[SearchDoc]], docs_for: Any) -> int:
+    def rebuild(self, batches: Iterable[Sequence[SearchDoc]], docs_for: Any, procs: int = 1) -> int:
         """Build a new generation from `batches`, then swap it in. Live writers meanwhile queue
         in the spool (the old index's lock is held), and the spool is applied to the new
         generation right after the swap."""
@@ -481,13 +501,14 @@ class WhooshBackend:
                 old_lock = None
         count = 0
         try:
-            writer = new_ix.writer(procs=1, limitmb=256)
+            # With procs > 1 each process writes its own segment (no final merge).
+            writer = new_ix.writer(procs=procs, limitmb=256, multisegment=procs > 1)
             try:
                 for batch in batches:
                     for doc in batch:
                         writer.add_document(**whoosh_fields(doc))
                         count += 1
-                writer.commit(optimize=True)
+                writer.commit(optimize=procs == 1)
             except BaseException:
                 writer.cancel()
                 raise
