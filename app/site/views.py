@@ -52,7 +52,7 @@ def _check_database(bind: str | None) -> str:
 
 
 def _check_search() -> str:
-    """"ok" when the search index answers and is current, "degraded" when search falls back."""
+    """Return "ok" when the search index answers and is current, "degraded" on fallback."""
     if "search" not in current_app.blueprints:
         return "absent"
     from app.search.service import health
