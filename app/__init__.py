@@ -192,6 +192,7 @@ MODEL_MODULES = (
     "app.sns.models",
     "app.privacy.models",
     "app.survey.models",
+    "app.survey.surveys_models",
     "app.search.models",
 )
 BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -201,6 +202,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.privacy", ("all", "internal")),
     ("app.survey", ("all", "public")),
     ("app.survey.staff", ("all", "internal")),
+    ("app.survey.admin_views", ("all", "internal")),
     ("app.search", ("all", "public")),
 )
 

@@ -1,0 +1,312 @@
+"""Answering pages on the public site (/monitors/surveys/…): intro with the anonymity statement
+and consent, JPKI step-up, one page at a time with server-side autosave, a confirmation page,
+submit with a receipt code, receipt check, published results and unsubscribe."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.forms import EmptyForm
+from app.i18n import _
+from app.survey import answering, bp, identity
+from app.survey.answering import AlreadyAnswered, AnswerError
+from app.survey.questions import OTHER, is_visible
+from app.survey.surveys_models import Invitation, RequestOptOut, Survey
+
+
+def _survey_or_404(key: str) -> Survey:
+    survey = answering.survey_by_key(key)
+    if survey is None:
+        abort(404)
+    return survey
+
+
+def _pages(survey: Survey, answers: dict[str, Any]) -> list[int]:
+    """Pages with at least one question shown for these answers (branching hides pages)."""
+    return sorted({q.page for q in survey.questions if is_visible(q, answers)})
+
+
+def parse_form(survey: Survey, form: Any, page: int | None = None) -> dict[str, Any]:
+    """The posted fields (`q_<key>`, `q_<key>__<n>`, `q_<key>__other`) as an answers dict.
+
+    Fields naming no question of this page are kept under their own name, so validation
+    refuses them (forged ids, other pages).
+    """
+    questions = {q.key: q for q in survey.questions if page is None or q.page == page}
+    raw: dict[str, Any] = {}
+    for name in form:
+        if not name.startswith("q_"):
+            continue
+        base, _sep, part = name[2:].partition("__")
+        q = questions.get(base)
+        if q is None:
+            raw[name[2:]] = form.get(name)
+            continue
+        if part == "other":
+            raw[f"{base}__other"] = form.get(name, "")
+            continue
+        opts = q.options
+        if q.type == "multiple":
+            raw[base] = [v for v in form.getlist(name) if v]
+        elif q.type == "matrix" and part.isdigit() and int(part) < len(opts["rows"]):
+            if form.get(name):
+                raw.setdefault(base, {})[opts["rows"][int(part)]] = form.get(name)
+        elif q.type == "ranking" and part.isdigit() and int(part) < len(opts["choices"]):
+            if form.get(name):
+                raw.setdefault(f"{base}__places", {})[opts["choices"][int(part)]] = form.get(name)
+        elif not part:
+            raw[base] = form.get(name, "")
+        else:
+            raw[name[2:]] = form.get(name)
+    for key in [k for k in raw if k.endswith("__places")]:
+        places = raw.pop(key)
+        base = key[: -len("__places")]
+        try:
+            ordered = sorted(places.items(), key=lambda item: int(item[1]))
+            numbers = sorted(int(p) for p in places.values())
+        except ValueError:
+            raw[base] = ["?"]
+            continue
+        raw[base] = (
+            [c for c, _p in ordered] if numbers == list(range(1, len(numbers) + 1)) else ["?"]
+        )
+    return raw
+
+
+@bp.route("/surveys/", methods=["GET"])
+def survey_list() -> str:
+    surveys = list(db.session.execute(select(Survey).order_by(Survey.opens_at.desc())).scalars())
+    return render_template(
+        "survey/surveys_list.html",
+        open_surveys=[s for s in surveys if s.is_open()],
+        published=[s for s in surveys if s.results_published],
+    )
+
+
+@bp.route("/surveys/<key>", methods=["GET"])
+def survey_intro(key: str) -> str:
+    survey = _survey_or_404(key)
+    monitor = identity.current_monitor()
+    reason = ""
+    state = "ready"
+    try:
+        answering.check_open(survey)
+        answering.check_eligible(survey, monitor)
+        row = answering.participation_for(survey, monitor) if monitor else None
+        if row is not None and row.status == "submitted":
+            state = "answered"
+        elif row is not None:
+            state = "resume"
+    except AnswerError as err:
+        reason, state = err.message, err.code
+    return render_template(
+        "survey/answer_intro.html", survey=survey, state=state, reason=reason, form=EmptyForm()
+    )
+
+
+@bp.route("/surveys/<key>/jpki", methods=["GET"])
+def survey_jpki(key: str) -> Any:
+    """After the JPKI login: map the verified card to its monitor, back to the survey."""
+    survey = _survey_or_404(key)
+    cert = identity.verified_certificate() or identity.certificate_from_recent_challenge()
+    if cert is None:
+        return redirect(url_for("survey.survey_intro", key=survey.key))
+    monitor = identity.remember_certificate(cert)
+    db.session.commit()
+    if monitor is None:
+        return render_template("survey/not_registered.html")
+    return redirect(url_for("survey.survey_intro", key=survey.key))
+
+
+@bp.route("/r/<token>", methods=["GET"])
+def personal_link(token: str) -> Any:
+    """The personal link of a request mail: leads to the survey (the token names no answer)."""
+    row = db.session.execute(
+        select(Invitation).where(Invitation.token == token)
+    ).scalar_one_or_none()
+    if row is None:
+        abort(404)
+    survey = db.session.get(Survey, row.survey_id)
+    if survey is None:
+        abort(404)
+    return redirect(url_for("survey.survey_intro", key=survey.key))
+
+
+def _refused(survey: Survey, err: AnswerError, status: int = 409) -> tuple[str, int]:
+    template = "survey/answer_done.html" if isinstance(err, AlreadyAnswered) else None
+    if template:
+        return render_template(template, survey=survey, receipt=None, already=True), 409
+    return render_template("survey/answer_refused.html", survey=survey, error=err), status
+
+
+@bp.route("/surveys/<key>/start", methods=["POST"])
+def survey_start(key: str) -> Any:
+    survey = _survey_or_404(key)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    try:
+        draft = answering.start(
+            survey, identity.current_monitor(), consented=request.form.get("consent") == "yes"
+        )
+        db.session.commit()
+    except AnswerError as err:
+        db.session.rollback()
+        return _refused(survey, err, 422 if err.code == "invalid" else 409)
+    answers = answering.draft_answers(draft)
+    pages = _pages(survey, answers)
+    return redirect(url_for("survey.survey_page", key=key, page=min(draft.page, pages[-1])))
+
+
+@bp.route("/surveys/<key>/page/<int:page>", methods=["GET", "POST"])
+def survey_page(key: str, page: int) -> Any:
+    survey = _survey_or_404(key)
+    monitor = identity.current_monitor()
+    try:
+        answering.check_open(survey)
+        token = request.form.get("draft") if request.method == "POST" else None
+        if request.method == "POST" and not token:
+            raise answering.DraftMismatch(_("Please reload the page and try again."))
+        draft = answering.draft_for(survey, monitor, token)
+    except AnswerError as err:
+        db.session.rollback()
+        return _refused(survey, err)
+    answers = answering.draft_answers(draft)
+    pages = _pages(survey, answers)
+    if page not in pages:
+        return redirect(url_for("survey.survey_page", key=key, page=pages[0]))
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        raw = parse_form(survey, request.form, page)
+        try:
+            errors = answering.save_page(survey, draft, page, raw)
+        except AnswerError as err:
+            db.session.rollback()
+            return _refused(survey, err)
+        if not errors:
+            db.session.commit()
+            answers = answering.draft_answers(draft)
+            pages = _pages(survey, answers)
+            later = [p for p in pages if p > page]
+            earlier = [p for p in pages if p < page]
+            if request.form.get("go") == "back" and earlier:
+                return redirect(url_for("survey.survey_page", key=key, page=earlier[-1]))
+            if later and request.form.get("go") != "save":
+                return redirect(url_for("survey.survey_page", key=key, page=later[0]))
+            if request.form.get("go") == "save":
+                flash(_("Saved. You can continue later from the survey page."), "success")
+                return redirect(url_for("survey.survey_page", key=key, page=page))
+            return redirect(url_for("survey.survey_confirm", key=key))
+        db.session.rollback()
+        answers = {**answers, **raw}
+    return render_template(
+        "survey/answer_page.html",
+        survey=survey,
+        page=page,
+        pages=pages,
+        questions=[q for q in survey.questions if q.page == page and is_visible(q, answers)],
+        answers=answers,
+        errors=errors,
+        draft=draft,
+        form=EmptyForm(),
+        other=OTHER,
+    ), (422 if errors else 200)
+
+
+@bp.route("/surveys/<key>/confirm", methods=["GET"])
+def survey_confirm(key: str) -> Any:
+    survey = _survey_or_404(key)
+    try:
+        answering.check_open(survey)
+        draft = answering.draft_for(survey, identity.current_monitor())
+    except AnswerError as err:
+        return _refused(survey, err)
+    answers = answering.draft_answers(draft)
+    return render_template(
+        "survey/answer_confirm.html",
+        survey=survey,
+        questions=[q for q in survey.questions if is_visible(q, answers)],
+        answers=answers,
+        draft=draft,
+        form=EmptyForm(),
+        other=OTHER,
+    )
+
+
+@bp.route("/surveys/<key>/submit", methods=["POST"])
+def survey_submit(key: str) -> Any:
+    survey = _survey_or_404(key)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    monitor = identity.current_monitor()
+    try:
+        token = request.form.get("draft") or ""
+        if monitor is not None and answering.participation_for(survey, monitor) is None:
+            raise answering.DraftMismatch(_("Please start the survey from its first page."))
+        draft = answering.draft_for(survey, monitor, token) if monitor else None
+        answers = answering.draft_answers(draft) if draft else {}
+        receipt = answering.submit(survey, monitor, answers, draft_token=token)
+        db.session.commit()
+    except AnswerError as err:
+        db.session.rollback()
+        return _refused(survey, err, 422 if err.code == "invalid" else 409)
+    except IntegrityError:
+        db.session.rollback()
+        return _refused(survey, AlreadyAnswered(_("You have already answered this survey.")))
+    return render_template("survey/answer_done.html", survey=survey, receipt=receipt, already=False)
+
+
+@bp.route("/surveys/<key>/receipt", methods=["GET", "POST"])
+def survey_receipt(key: str) -> Any:
+    survey = _survey_or_404(key)
+    form = EmptyForm()
+    counted: dt.date | None = None
+    checked = False
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        checked = True
+        counted = answering.receipt_counted(survey, request.form.get("code", ""))
+    return render_template(
+        "survey/answer_receipt.html", survey=survey, form=form, checked=checked, counted=counted
+    )
+
+
+@bp.route("/surveys/<key>/results", methods=["GET"])
+def published_results(key: str) -> Any:
+    from app.survey import charts, results
+
+    survey = _survey_or_404(key)
+    if not survey.results_published:
+        abort(404)
+    data = results.results_for(survey)
+    return render_template(
+        "survey/results.html", survey=survey, data=data, charts=charts, staff=False
+    )
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Any:
+    """One click from a request mail: stop survey requests for this monitor."""
+    row = db.session.execute(
+        select(Invitation).where(Invitation.token == token)
+    ).scalar_one_or_none()
+    if row is None:
+        abort(404)
+    form = EmptyForm()
+    done = db.session.get(RequestOptOut, row.monitor_id) is not None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if not done:
+            db.session.add(RequestOptOut(monitor_id=row.monitor_id))
+            db.session.commit()
+        done = True
+    return render_template("survey/unsubscribe.html", form=form, done=done, token=token)

@@ -1,0 +1,365 @@
+"""Results: counts, percentages, means and crosstabs by district / sex / age band with k-cell
+suppression and complementary suppression, computed in SQL in one pass.
+
+One query explodes every response's flat cells (`json_each` on SQLite, `json_each_text` on
+PostgreSQL) and groups by (segment, cell, value); everything else is arithmetic on those groups.
+Results are cached per (survey, number of responses, results version): a new response or a
+review decision changes the key.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select, text
+
+from app.extensions import db
+from app.survey.questions import OTHER
+from app.survey.surveys_models import Question, Response, Survey, TextReview
+from app.survey.targeting import AGE_BANDS
+
+DIMENSIONS = ("district", "sex", "age_band")
+CROSSTAB_TYPES = ("single", "multiple", "scale")
+_cache: dict[tuple[int, int, int], dict[str, Any]] = {}
+_cache_lock = threading.Lock()
+CACHE_SIZE = 64
+
+SQL_SQLITE = """
+SELECT r.district, r.sex, r.age_band, j.key, j.value, count(*)
+FROM survey_responses AS r, json_each(r.cells_json) AS j
+WHERE r.survey_id = :sid
+GROUP BY r.district, r.sex, r.age_band, j.key, j.value
+"""
+SQL_PG = """
+SELECT r.district, r.sex, r.age_band, j.key, j.value, count(*)
+FROM survey_responses AS r, json_each_text(r.cells_json::json) AS j
+WHERE r.survey_id = :sid
+GROUP BY r.district, r.sex, r.age_band, j.key, j.value
+"""
+SQL_SEGMENTS = """
+SELECT district, sex, age_band, count(*) FROM survey_responses
+WHERE survey_id = :sid GROUP BY district, sex, age_band
+"""
+
+
+def suppress(
+    cells: Sequence[Sequence[int]], k: int, row_totals: Sequence[int], col_totals: Sequence[int]
+) -> tuple[list[list[int | None]], list[int | None], list[int | None]]:
+    """Primary suppression of every count 0 < n < k (cells and margins), then complementary
+    suppression until no row or column (margins included) has exactly one hidden entry, so no
+    hidden value can be recovered by subtracting from a published total.
+
+    The grand total is never hidden. Returns (cells, row totals, column totals) with None for
+    hidden entries.
+    """
+    n_rows, n_cols = len(cells), len(col_totals)
+    # Grid with margins: rows 0..R-1 cells + row total at column C; row R holds column totals.
+    grid = [[*list(row), row_totals[i]] for i, row in enumerate(cells)]
+    grid.append([*list(col_totals), -1])  # -1: the grand total, never hidden
+    hidden = [[0 < v < k for v in row] for row in grid]
+    hidden[n_rows][n_cols] = False
+    lines = [[(i, j) for j in range(n_cols + 1)] for i in range(n_rows + 1)] + [
+        [(i, j) for i in range(n_rows + 1)] for j in range(n_cols + 1)
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for line in lines:
+            members = [(i, j) for i, j in line if (i, j) != (n_rows, n_cols)]
+            if sum(hidden[i][j] for i, j in members) != 1:
+                continue
+            candidates = [(i, j) for i, j in members if not hidden[i][j]]
+            if not candidates:
+                continue
+            # Smallest non-zero count first (hides least information), then zeros.
+            i, j = min(candidates, key=lambda c: (grid[c[0]][c[1]] == 0, grid[c[0]][c[1]]))
+            hidden[i][j] = True
+            changed = True
+    out = [[None if hidden[i][j] else grid[i][j] for j in range(n_cols)] for i in range(n_rows)]
+    rows_out = [None if hidden[i][n_cols] else grid[i][n_cols] for i in range(n_rows)]
+    cols_out = [None if hidden[n_rows][j] else grid[n_rows][j] for j in range(n_cols)]
+    return out, rows_out, cols_out
+
+
+def _rows(survey: Survey) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    bind = db.session.get_bind(mapper=Response.__mapper__)
+    sql = SQL_PG if bind.dialect.name == "postgresql" else SQL_SQLITE
+    cells = db.session.execute(text(sql), {"sid": survey.id}).all()
+    segments = db.session.execute(text(SQL_SEGMENTS), {"sid": survey.id}).all()
+    return [tuple(r) for r in cells], [tuple(r) for r in segments]
+
+
+def _value(raw: Any) -> str:
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return str(raw)
+
+
+def _dimension_values(dim: str, seen: set[str]) -> list[str]:
+    if dim == "district":
+        base = list(current_app.config["DISTRICTS"])
+    elif dim == "sex":
+        base = ["female", "male", "other", "unstated"]
+    else:
+        base = list(AGE_BANDS)
+    extra = sorted(v for v in seen if v not in base)
+    return [v for v in base if v in seen] + extra
+
+
+def compute(survey: Survey) -> dict[str, Any]:
+    """The full k-suppressed result set (see `docs/surveys.md` for the JSON shape)."""
+    cell_rows, segment_rows = _rows(survey)
+    k = survey.k
+    total = sum(int(r[3]) for r in segment_rows)
+    seg_totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in DIMENSIONS}
+    for district, sex, band, count in segment_rows:
+        for dim, value in zip(DIMENSIONS, (district, sex, band), strict=True):
+            seg_totals[dim][value or ""] += int(count)
+    # counts[cell key][value][dim][segment value] -> n
+    by_cell: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(
+        lambda: defaultdict(lambda: {d: defaultdict(int) for d in DIMENSIONS})
+    )
+    for district, sex, band, key, value, count in cell_rows:
+        slot = by_cell[key][_value(value)]
+        n = int(count)
+        slot["district"][district or ""] += n
+        slot["sex"][sex or ""] += n
+        slot["age_band"][band or ""] += n
+    dims = {d: _dimension_values(d, set(seg_totals[d])) for d in DIMENSIONS}
+    questions = []
+    withheld = total < k
+    for q in survey.questions:
+        questions.append(_question(q, by_cell, dims, k, total, withheld))
+    return {
+        "survey": survey.key,
+        "title": survey.title,
+        "k": k,
+        "responses": total,
+        "withheld": withheld,
+        "segments": {
+            d: {
+                "values": dims[d],
+                "totals": suppress([], k, [], [seg_totals[d][v] for v in dims[d]])[2],
+            }
+            for d in DIMENSIONS
+        },
+        "questions": questions,
+    }
+
+
+def _question(
+    q: Question,
+    by_cell: dict[str, Any],
+    dims: dict[str, list[str]],
+    k: int,
+    total: int,
+    withheld: bool,
+) -> dict[str, Any]:
+    opts = q.options
+    out: dict[str, Any] = {"key": q.key, "type": q.type, "text": q.text}
+    if withheld:
+        out["withheld"] = True
+        return out
+
+    def overall(key: str) -> dict[str, int]:
+        return {v: sum(slot["district"].values()) for v, slot in by_cell.get(key, {}).items()}
+
+    if q.type in ("single", "scale"):
+        labels = (
+            [*opts["choices"], *([OTHER] if opts.get("other") else [])]
+            if q.type == "single"
+            else [str(p) for p in range(1, opts["points"] + 1)]
+        )
+        counts = overall(q.key)
+        answered = sum(counts.values())
+        out["answered"] = answered
+        out["counts"] = [_count(label, counts.get(label, 0), answered) for label in labels]
+        if q.type == "scale":
+            out["mean"] = _mean({int(v): n for v, n in counts.items()})
+        slots = {label: by_cell.get(q.key, {}).get(label) for label in labels}
+        out["crosstabs"] = _crosstabs(labels, slots, dims, k)
+    elif q.type == "multiple":
+        labels = [*opts["choices"], *([OTHER] if opts.get("other") else [])]
+        slots = {label: by_cell.get(f"{q.key}.{label}", {}).get("1") for label in labels}
+        counts = {label: sum(s["district"].values()) if s else 0 for label, s in slots.items()}
+        out["counts"] = [_count(label, counts[label], total) for label in labels]
+        out["crosstabs"] = _crosstabs(labels, slots, dims, k)
+    elif q.type == "matrix":
+        rows = []
+        for row in opts["rows"]:
+            counts = overall(f"{q.key}.{row}")
+            answered = sum(counts.values())
+            points = [str(p) for p in range(1, opts["points"] + 1)]
+            rows.append(
+                {
+                    "row": row,
+                    "answered": answered,
+                    "counts": [_count(p, counts.get(p, 0), answered) for p in points],
+                    "mean": _mean({int(v): n for v, n in counts.items()}),
+                }
+            )
+        out["rows"] = rows
+    elif q.type == "ranking":
+        items = []
+        for choice in opts["choices"]:
+            places = {int(v): n for v, n in overall(f"{q.key}.{choice}").items()}
+            items.append(
+                {
+                    "label": choice,
+                    "first": places.get(1, 0),
+                    "ranked": sum(places.values()),
+                    "mean_rank": _mean(places),
+                }
+            )
+        out["ranking"] = sorted(items, key=lambda x: (x["mean_rank"] is None, x["mean_rank"]))
+    elif q.type == "number":
+        values = {float(v): n for v, n in overall(q.key).items()}
+        out["answered"] = sum(values.values())
+        out["mean"] = _mean(values)
+        out["min"] = min(values) if out["answered"] >= k else None
+        out["max"] = max(values) if out["answered"] >= k else None
+    elif q.type == "date":
+        counts = overall(q.key)
+        out["answered"] = sum(counts.values())
+        out["counts"] = [
+            {"label": day, "count": n if n >= k else None} for day, n in sorted(counts.items())
+        ]
+    elif q.type == "text":
+        out["texts"] = []  # filled by published_texts() for those who may read them
+    return out
+
+
+def _count(label: str, n: int, base: int) -> dict[str, Any]:
+    return {"label": label, "count": n, "percent": round(100.0 * n / base, 1) if base else 0.0}
+
+
+def _mean(counts: dict[Any, int]) -> float | None:
+    n = sum(counts.values())
+    if not n:
+        return None
+    return round(sum(float(v) * c for v, c in counts.items()) / n, 2)
+
+
+def _crosstabs(
+    labels: list[str], slots: dict[str, Any], dims: dict[str, list[str]], k: int
+) -> dict[str, Any]:
+    tables = {}
+    for dim in DIMENSIONS:
+        columns = dims[dim]
+        cells = [
+            [(slots[lab][dim].get(col, 0) if slots[lab] else 0) for col in columns]
+            for lab in labels
+        ]
+        row_totals = [sum(row) for row in cells]
+        col_totals = [sum(cells[i][j] for i in range(len(labels))) for j in range(len(columns))]
+        hidden, rows_out, cols_out = suppress(cells, k, row_totals, col_totals)
+        tables[dim] = {
+            "columns": columns,
+            "rows": labels,
+            "cells": hidden,
+            "row_totals": rows_out,
+            "column_totals": cols_out,
+        }
+    return tables
+
+
+def cache_key(survey: Survey) -> tuple[int, int, int]:
+    count = db.session.execute(
+        select(func.count()).select_from(Response).where(Response.survey_id == survey.id)
+    ).scalar_one()
+    return (survey.id, int(count), int(survey.results_version or 0))
+
+
+def results_for(survey: Survey) -> dict[str, Any]:
+    """The cached result set; recomputed when responses or review decisions changed."""
+    key = cache_key(survey)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    data = compute(survey)
+    data["texts"] = published_texts(survey) if not data["withheld"] else {}
+    with _cache_lock:
+        for old in [c for c in _cache if c[0] == survey.id]:
+            _cache.pop(old)
+        if len(_cache) >= CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = data
+    return data
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def published_texts(survey: Survey) -> dict[str, list[str]]:
+    """Free-text answers staff published, by question key (withheld ones are left out)."""
+    rows = db.session.execute(
+        select(TextReview.question_key, Response.texts_json)
+        .join(Response, Response.id == TextReview.response_id)
+        .where(Response.survey_id == survey.id, TextReview.decision == "published")
+        .order_by(TextReview.question_key, Response.id)
+    ).all()
+    out: dict[str, list[str]] = defaultdict(list)
+    for key, texts_json in rows:
+        texts = json.loads(texts_json or "{}")
+        if key in texts:
+            out[key].append(texts[key])
+    return dict(out)
+
+
+def texts_for_review(survey: Survey) -> list[dict[str, Any]]:
+    """Every free-text answer with its decision (staff review); no segment, no date."""
+    decisions = {
+        (r.response_id, r.question_key): r.decision
+        for r in db.session.execute(
+            select(TextReview)
+            .join(Response, Response.id == TextReview.response_id)
+            .where(Response.survey_id == survey.id)
+        ).scalars()
+    }
+    out = []
+    for rid, texts_json in db.session.execute(
+        select(Response.id, Response.texts_json)
+        .where(Response.survey_id == survey.id, Response.texts_json != "{}")
+        .order_by(Response.id)
+    ).all():
+        for key, value in sorted(json.loads(texts_json).items()):
+            out.append(
+                {
+                    "response": rid,
+                    "question": key,
+                    "text": value,
+                    "decision": decisions.get((rid, key), "pending"),
+                }
+            )
+    return out
+
+
+def review_text(survey: Survey, response_id: str, question_key: str, decision: str) -> None:
+    """Publish or withhold one free-text answer; invalidates the results cache."""
+    if decision not in ("published", "withheld"):
+        raise ValueError(decision)
+    response = db.session.get(Response, response_id)
+    if response is None or response.survey_id != survey.id:
+        raise LookupError(response_id)
+    if question_key not in json.loads(response.texts_json or "{}"):
+        raise LookupError(question_key)
+    row = db.session.execute(
+        select(TextReview).where(
+            TextReview.response_id == response_id, TextReview.question_key == question_key
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        db.session.add(
+            TextReview(response_id=response_id, question_key=question_key, decision=decision)
+        )
+    else:
+        row.decision = decision
+    survey.results_version = (survey.results_version or 0) + 1
