@@ -40,7 +40,8 @@ def test_production_refuses_memory_rate_limits():
         create_app("production", overrides=overrides)
 
 
-def test_production_secret_from_environment(monkeypatch):
+def test_production_secret_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))  # no key files lying around
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
