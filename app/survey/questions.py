@@ -180,8 +180,8 @@ def validate_answer(question: Question, value: Any, other_text: Any = None) -> A
             raise ValueError(
                 _(
                     "Please enter a number from %(a)s to %(b)s.",
-                    a=_n(opts["min"]),
-                    b=_n(opts["max"]),
+                    a=_num(opts["min"]),
+                    b=_num(opts["max"]),
                 )
             )
         return int(number) if opts.get("integer") else number
@@ -211,7 +211,7 @@ def validate_answer(question: Question, value: Any, other_text: Any = None) -> A
     raise ValueError(_("Unknown question type."))
 
 
-def _n(number: float) -> str:
+def _num(number: float) -> str:
     return str(int(number)) if number == int(number) else str(number)
 
 
