@@ -50,38 +50,43 @@ WHERE survey_id = :sid GROUP BY district, sex, age_band
 def suppress(
     cells: Sequence[Sequence[int]], k: int, row_totals: Sequence[int], col_totals: Sequence[int]
 ) -> tuple[list[list[int | None]], list[int | None], list[int | None]]:
-    """Primary suppression of every count 0 < n < k (cells and margins), then complementary
-    suppression until no row or column (margins included) has exactly one hidden entry, so no
-    hidden value can be recovered by subtracting from a published total.
+    """Primary suppression of every count 0 < n < k (cells and column totals), then
+    complementary suppression until no row or column has exactly one hidden entry, so no hidden
+    value can be recovered by subtracting from a published total.
 
-    The grand total is never hidden. Returns (cells, row totals, column totals) with None for
-    hidden entries.
+    Row totals (each answer's count over everyone) and the grand total are published in the
+    question's own counts, so they are never hidden; the complements are found among cells and
+    column totals. Returns (cells, row totals, column totals) with None for hidden entries.
     """
     n_rows, n_cols = len(cells), len(col_totals)
     # Grid with margins: rows 0..R-1 cells + row total at column C; row R holds column totals.
     grid = [[*list(row), row_totals[i]] for i, row in enumerate(cells)]
-    grid.append([*list(col_totals), -1])  # -1: the grand total, never hidden
-    hidden = [[0 < v < k for v in row] for row in grid]
-    hidden[n_rows][n_cols] = False
+    grid.append([*list(col_totals), sum(col_totals)])
+    pinned = {(i, n_cols) for i in range(n_rows + 1)}
+    if n_cols == 1:
+        pinned.add((n_rows, 0))  # a single column's total is the grand total
+    hidden = [
+        [0 < v < k and (i, j) not in pinned for j, v in enumerate(row)]
+        for i, row in enumerate(grid)
+    ]
     lines = [[(i, j) for j in range(n_cols + 1)] for i in range(n_rows + 1)] + [
-        [(i, j) for i in range(n_rows + 1)] for j in range(n_cols + 1)
+        [(i, j) for i in range(n_rows + 1)] for j in range(n_cols)
     ]
     changed = True
     while changed:
         changed = False
         for line in lines:
-            members = [(i, j) for i, j in line if (i, j) != (n_rows, n_cols)]
-            if sum(hidden[i][j] for i, j in members) != 1:
+            if sum(hidden[i][j] for i, j in line) != 1:
                 continue
-            candidates = [(i, j) for i, j in members if not hidden[i][j]]
+            candidates = [(i, j) for i, j in line if not hidden[i][j] and (i, j) not in pinned]
             if not candidates:
-                continue
+                continue  # one column: the cell equals its row total, published anyway
             # Smallest non-zero count first (hides least information), then zeros.
             i, j = min(candidates, key=lambda c: (grid[c[0]][c[1]] == 0, grid[c[0]][c[1]]))
             hidden[i][j] = True
             changed = True
     out = [[None if hidden[i][j] else grid[i][j] for j in range(n_cols)] for i in range(n_rows)]
-    rows_out = [None if hidden[i][n_cols] else grid[i][n_cols] for i in range(n_rows)]
+    rows_out: list[int | None] = [grid[i][n_cols] for i in range(n_rows)]
     cols_out = [None if hidden[n_rows][j] else grid[n_rows][j] for j in range(n_cols)]
     return out, rows_out, cols_out
 
