@@ -90,5 +90,6 @@ def send(survey: Survey, *, kind: str = "request", batch: int = 100, actor: str)
             invitation.requested_at = now
         else:
             invitation.reminded_at = now
-    remaining = len(_pending(survey, kind, 1_000_000)) - len(rows)
-    return {"queued": queued, "no_address": missing, "remaining": max(remaining, 0)}
+    db.session.flush()  # the marks above, so the count below excludes this batch
+    remaining = len(_pending(survey, kind, 1_000_000))
+    return {"queued": queued, "no_address": missing, "remaining": remaining}
