@@ -230,8 +230,10 @@ class WhooshBackend:
             warnings.simplefilter("ignore", ResourceWarning)
             try:
                 return index.open_dir(str(path))
+            # Log the text, not the exception: a kept log record would keep the traceback, and
+            # with it Whoosh's open files, alive.
             except Exception as exc:
-                log.warning("search: the index cannot be opened: %r", exc)
+                log.warning("search: the index cannot be opened: %s", repr(exc))
             _collect_broken_files()
         raise IndexUnavailable("corrupt")
 
@@ -269,7 +271,7 @@ class WhooshBackend:
             try:
                 searcher = ix.searcher(weighting=scoring.TF_IDF())
             except Exception as exc:
-                log.warning("search: the index cannot be read: %r", exc)
+                log.warning("search: the index cannot be read: %s", repr(exc))
                 searcher = None
             if searcher is None:
                 _collect_broken_files()
@@ -335,7 +337,7 @@ class WhooshBackend:
         except IndexUnavailable:
             raise
         except Exception as exc:
-            log.warning("search: the index failed during a search: %r", exc)
+            log.warning("search: the index failed during a search: %s", repr(exc))
         _local.searchers.clear()
         _collect_broken_files()
         raise IndexUnavailable("corrupt")
