@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.extensions import db
 from app.i18n import _
 from app.survey.models import Monitor
-from app.survey.questions import clean_answers, to_cells
+from app.survey.questions import clean_answers, scalar_cells, to_cells, to_codes
 from app.survey.surveys_models import Draft, NamedLink, Participation, Response, Survey
 from app.survey.targeting import band_name, is_targeted
 
@@ -250,8 +250,9 @@ def submit(
         district=monitor.district or "",
         sex=monitor.sex or "",
         age_band=band_name(monitor.age_band),
-        cells_json=json.dumps(cells, ensure_ascii=False, sort_keys=True),
+        cells_json=json.dumps(scalar_cells(survey.questions, cells), ensure_ascii=False),
         texts_json=json.dumps(texts, ensure_ascii=False, sort_keys=True),
+        codes=to_codes(survey.questions, cells),
         receipt_hash=receipt_hash(survey, code),
     )
     db.session.add(response)
@@ -285,8 +286,9 @@ def add_synthetic(
                 "district": segment.get("district", ""),
                 "sex": segment.get("sex", ""),
                 "age_band": segment.get("age_band", ""),
-                "cells_json": json.dumps(cells, ensure_ascii=False, sort_keys=True),
+                "cells_json": json.dumps(scalar_cells(questions, cells), ensure_ascii=False),
                 "texts_json": json.dumps(texts, ensure_ascii=False, sort_keys=True),
+                "codes": to_codes(questions, cells),
                 "receipt_hash": secrets.token_hex(32),
             }
         )

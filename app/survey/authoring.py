@@ -234,9 +234,17 @@ def clean_question(
     }
 
 
+def _editable(survey: Survey) -> None:
+    """Questions change only before opening and before any response (the answer codes of
+    stored responses follow the question layout)."""
+    survey.check_editable()
+    if survey.id is not None and has_participants(survey):
+        raise SurveyLocked(_("The survey has opened: its questions and settings are locked."))
+
+
 def add_question(survey: Survey, data: dict[str, Any]) -> Question:
     """Append a question. Raise SurveyLocked or SurveyInvalid."""
-    survey.check_editable()
+    _editable(survey)
     if len(survey.questions) >= MAX_QUESTIONS:
         raise SurveyInvalid({"text": _("A survey has at most %(n)d questions.", n=MAX_QUESTIONS)})
     clean = clean_question(survey, data, None)
@@ -256,7 +264,7 @@ def add_question(survey: Survey, data: dict[str, Any]) -> Question:
 
 
 def update_question(survey: Survey, question: Question, data: dict[str, Any]) -> None:
-    survey.check_editable()
+    _editable(survey)
     clean = clean_question(survey, {**data, "type": question.type}, question)
     for name in ("key", "text", "help", "required", "page"):
         setattr(question, name, clean[name])
@@ -265,13 +273,13 @@ def update_question(survey: Survey, question: Question, data: dict[str, Any]) ->
 
 
 def delete_question(survey: Survey, question: Question) -> None:
-    survey.check_editable()
+    _editable(survey)
     survey.questions.remove(question)
 
 
 def move_question(survey: Survey, question: Question, direction: int) -> None:
     """Swap with the neighbour above (-1) or below (+1)."""
-    survey.check_editable()
+    _editable(survey)
     ordered = list(survey.questions)
     i = ordered.index(question)
     j = i + direction
@@ -281,7 +289,7 @@ def move_question(survey: Survey, question: Question, direction: int) -> None:
 
 
 def duplicate_question(survey: Survey, question: Question) -> Question:
-    survey.check_editable()
+    _editable(survey)
     data = {
         "type": question.type,
         "text": question.text,

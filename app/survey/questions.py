@@ -258,6 +258,45 @@ def to_cells(questions: Iterable[Question], answers: Mapping[str, Any]) -> tuple
     return cells, texts
 
 
+def slots(questions: Iterable[Question]) -> list[tuple[Question, str, int, list[str]]]:
+    """The answer-code layout: (question, cell key, position from 1, value labels for codes
+    1..n). Fixed once the survey opens, since its questions are locked then."""
+    out: list[tuple[Question, str, int, list[str]]] = []
+    for q in questions:
+        opts = q.options
+        if q.type == "single":
+            labels = [*opts["choices"], *([OTHER] if opts.get("other") else [])]
+            out.append((q, q.key, len(out) + 1, labels))
+        elif q.type == "scale":
+            out.append((q, q.key, len(out) + 1, [str(p) for p in range(1, opts["points"] + 1)]))
+        elif q.type == "multiple":
+            for choice in [*opts["choices"], *([OTHER] if opts.get("other") else [])]:
+                out.append((q, f"{q.key}.{choice}", len(out) + 1, ["1"]))
+        elif q.type == "matrix":
+            points = [str(p) for p in range(1, opts["points"] + 1)]
+            for row in opts["rows"]:
+                out.append((q, f"{q.key}.{row}", len(out) + 1, points))
+        elif q.type == "ranking":
+            places = [str(p) for p in range(1, len(opts["choices"]) + 1)]
+            for choice in opts["choices"]:
+                out.append((q, f"{q.key}.{choice}", len(out) + 1, places))
+    return out
+
+
+def scalar_cells(questions: Iterable[Question], cells: Mapping[str, Any]) -> dict[str, Any]:
+    """The number and date answers: the only cells kept as JSON (the rest are codes)."""
+    keys = {q.key for q in questions if q.type in ("number", "date")}
+    return {k: v for k, v in cells.items() if k in keys}
+
+
+def to_codes(questions: Iterable[Question], cells: Mapping[str, Any]) -> bytes:
+    """One byte per slot (see `slots`): 0 for no answer, else the value's number from 1."""
+    return bytes(
+        labels.index(str(cells[key])) + 1 if key in cells else 0
+        for _q, key, _pos, labels in slots(questions)
+    )
+
+
 def clean_answers(
     questions: list[Question], raw: Mapping[str, Any], *, partial: bool = False
 ) -> tuple[dict[str, Any], dict[str, str]]:

@@ -1,8 +1,12 @@
 """Results: counts, percentages, means and crosstabs by district / sex / age band with k-cell
 suppression and complementary suppression, computed in SQL in one pass.
 
-One query explodes every response's flat cells (`json_each` on SQLite, `json_each_text` on
-PostgreSQL) and groups by (segment, cell, value); everything else is arithmetic on those groups.
+One query groups the responses by segment (district, sex, age band) and counts, with
+conditional aggregation over each response's fixed-width answer codes (one character per
+choice-like slot, `questions.slots`), every slot value at once; a covering index serves it in
+segment order. Numbers and dates come from the JSON cells in one more query each. Everything
+else (margins, crosstabs by each dimension, percentages, means, suppression) is arithmetic on
+those few hundred rows.
 Results are cached per (survey, number of responses, results version): a new response or a
 review decision changes the key.
 """
@@ -19,7 +23,7 @@ from flask import current_app
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.survey.questions import OTHER
+from app.survey.questions import OTHER, slots
 from app.survey.surveys_models import Question, Response, Survey, TextReview
 from app.survey.targeting import AGE_BANDS
 
@@ -29,21 +33,10 @@ _cache: dict[tuple[int, int, int], dict[str, Any]] = {}
 _cache_lock = threading.Lock()
 CACHE_SIZE = 64
 
-SQL_SQLITE = """
-SELECT r.district, r.sex, r.age_band, j.key, j.value, count(*)
-FROM survey_responses AS r, json_each(r.cells_json) AS j
-WHERE r.survey_id = :sid
-GROUP BY r.district, r.sex, r.age_band, j.key, j.value
-"""
-SQL_PG = """
-SELECT r.district, r.sex, r.age_band, j.key, j.value, count(*)
-FROM survey_responses AS r, json_each_text(r.cells_json::json) AS j
-WHERE r.survey_id = :sid
-GROUP BY r.district, r.sex, r.age_band, j.key, j.value
-"""
-SQL_SEGMENTS = """
-SELECT district, sex, age_band, count(*) FROM survey_responses
-WHERE survey_id = :sid GROUP BY district, sex, age_band
+SEGMENT_SQL = """
+SELECT district, sex, age_band, count(*){exprs}
+FROM survey_responses WHERE survey_id = :sid
+GROUP BY district, sex, age_band
 """
 
 
@@ -91,18 +84,67 @@ def suppress(
     return out, rows_out, cols_out
 
 
-def _rows(survey: Survey) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    bind = db.session.get_bind(mapper=Response.__mapper__)
-    sql = SQL_PG if bind.dialect.name == "postgresql" else SQL_SQLITE
-    cells = db.session.execute(text(sql), {"sid": survey.id}).all()
-    segments = db.session.execute(text(SQL_SEGMENTS), {"sid": survey.id}).all()
-    return [tuple(r) for r in cells], [tuple(r) for r in segments]
+def _dialect() -> str:
+    return str(db.session.get_bind(mapper=Response.__mapper__).dialect.name)
 
 
-def _value(raw: Any) -> str:
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return str(raw)
+def _segment_rows(
+    survey: Survey,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, str, int, list[str]]]]:
+    """One pass: per segment, the number of responses and, for every slot value, how many
+    responses hold it (conditional aggregation over the fixed-width answer codes)."""
+    layout = slots(survey.questions)
+    dialect = _dialect()
+    exprs = []
+    for _q, _key, pos, labels in layout:
+        for n in range(1, len(labels) + 1):
+            # Blob/bytea access by position is O(1) (no character counting); ints only here.
+            if dialect == "postgresql":
+                exprs.append(f"count(*) FILTER (WHERE get_byte(codes, {pos - 1}) = {n})")
+            else:
+                exprs.append(f"count(CASE WHEN substr(codes, {pos}, 1) = x'{n:02x}' THEN 1 END)")
+    sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e in exprs))
+    rows = db.session.execute(text(sql), {"sid": survey.id}).all()
+    return [tuple(r) for r in rows], layout
+
+
+SCALAR_SQL = {
+    "sqlite": (
+        "SELECT j.key, j.value, count(*) FROM survey_responses AS r, json_each(r.cells_json) AS j "
+        "WHERE r.survey_id = :sid GROUP BY j.key, j.value"
+    ),
+    "postgresql": (
+        "SELECT j.key, j.value, count(*) FROM survey_responses AS r, "
+        "json_each_text(r.cells_json::json) AS j WHERE r.survey_id = :sid GROUP BY j.key, j.value"
+    ),
+}
+
+
+def _scalars(survey: Survey) -> dict[str, dict[str, int]]:
+    """Number and date answers: {question key: {value: count}}, one pass over the small
+    `cells_json` of every response (it holds only these answers)."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    sql = SCALAR_SQL["postgresql" if _dialect() == "postgresql" else "sqlite"]
+    for key, value, count in db.session.execute(text(sql), {"sid": survey.id}).all():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out[str(key)][str(value)] = int(count)
+    return out
+
+
+def _numbers(
+    survey: Survey, scalars: dict[str, dict[str, int]]
+) -> dict[str, tuple[int, float, float | None, float | None]]:
+    """count, sum, min and max of each number question."""
+    out = {}
+    for q in survey.questions:
+        if q.type != "number":
+            continue
+        values = {float(v): n for v, n in scalars.get(q.key, {}).items()}
+        count = sum(values.values())
+        total = sum(v * n for v, n in values.items())
+        out[q.key] = (count, total, min(values, default=None), max(values, default=None))
+    return out
 
 
 def _dimension_values(dim: str, seen: set[str]) -> list[str]:
@@ -118,28 +160,35 @@ def _dimension_values(dim: str, seen: set[str]) -> list[str]:
 
 def compute(survey: Survey) -> dict[str, Any]:
     """The full k-suppressed result set (see `docs/surveys.md` for the JSON shape)."""
-    cell_rows, segment_rows = _rows(survey)
+    segment_rows, layout = _segment_rows(survey)
     k = survey.k
     total = sum(int(r[3]) for r in segment_rows)
     seg_totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in DIMENSIONS}
-    for district, sex, band, count in segment_rows:
-        for dim, value in zip(DIMENSIONS, (district, sex, band), strict=True):
-            seg_totals[dim][value or ""] += int(count)
     # counts[cell key][value][dim][segment value] -> n
     by_cell: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(
         lambda: defaultdict(lambda: {d: defaultdict(int) for d in DIMENSIONS})
     )
-    for district, sex, band, key, value, count in cell_rows:
-        slot = by_cell[key][_value(value)]
-        n = int(count)
-        slot["district"][district or ""] += n
-        slot["sex"][sex or ""] += n
-        slot["age_band"][band or ""] += n
+    for row in segment_rows:
+        segment = {"district": row[0] or "", "sex": row[1] or "", "age_band": row[2] or ""}
+        for dim in DIMENSIONS:
+            seg_totals[dim][segment[dim]] += int(row[3])
+        column = 4
+        for _q, key, _pos, labels in layout:
+            for label in labels:
+                n = int(row[column] or 0)
+                column += 1
+                if n:
+                    slot = by_cell[key][label]
+                    for dim in DIMENSIONS:
+                        slot[dim][segment[dim]] += n
+    scalars = _scalars(survey) if total >= k else {}
+    numbers = _numbers(survey, scalars)
+    dates = {q.key: scalars.get(q.key, {}) for q in survey.questions if q.type == "date"}
     dims = {d: _dimension_values(d, set(seg_totals[d])) for d in DIMENSIONS}
     questions = []
     withheld = total < k
     for q in survey.questions:
-        questions.append(_question(q, by_cell, dims, k, total, withheld))
+        questions.append(_question(q, by_cell, dims, k, total, withheld, numbers, dates))
     return {
         "survey": survey.key,
         "title": survey.title,
@@ -164,6 +213,8 @@ def _question(
     k: int,
     total: int,
     withheld: bool,
+    numbers: dict[str, tuple[int, float, float | None, float | None]],
+    dates: dict[str, dict[str, int]],
 ) -> dict[str, Any]:
     opts = q.options
     out: dict[str, Any] = {"key": q.key, "type": q.type, "text": q.text}
@@ -223,13 +274,14 @@ def _question(
             )
         out["ranking"] = sorted(items, key=lambda x: (x["mean_rank"] is None, x["mean_rank"]))
     elif q.type == "number":
-        values = {float(v): n for v, n in overall(q.key).items()}
-        out["answered"] = sum(values.values())
-        out["mean"] = _mean(values)
-        out["min"] = min(values) if out["answered"] >= k else None
-        out["max"] = max(values) if out["answered"] >= k else None
+        answered, total_sum, low, high = numbers.get(q.key, (0, 0.0, None, None))
+        out["answered"] = answered
+        out["mean"] = round(total_sum / answered, 2) if answered else None
+        # The extremes are single answers: shown only when k people answered.
+        out["min"] = _plain(low) if answered >= k else None
+        out["max"] = _plain(high) if answered >= k else None
     elif q.type == "date":
-        counts = overall(q.key)
+        counts = dates.get(q.key, {})
         out["answered"] = sum(counts.values())
         out["counts"] = [
             {"label": day, "count": n if n >= k else None} for day, n in sorted(counts.items())
@@ -237,6 +289,12 @@ def _question(
     elif q.type == "text":
         out["texts"] = []  # filled by published_texts() for those who may read them
     return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _count(label: str, n: int, base: int) -> dict[str, Any]:

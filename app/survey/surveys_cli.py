@@ -38,6 +38,15 @@ def add_commands(group: AppGroup) -> None:
         text = exports.as_json(survey) if fmt == "json" else exports.as_csv(survey)
         click.echo(text)
 
+    @group.command("scrub")
+    @click.argument("key")
+    def scrub_command(key: str) -> None:
+        """Rewrite participation and responses together so storage keeps no pairing (run
+        after each day of answers and when the survey closes)."""
+        from app.survey.scrub import scrub
+
+        click.echo(json.dumps(scrub(_survey_or_exit(key))))
+
     @group.command("draw-sample")
     @click.argument("key")
     @click.option("--seed", type=int, default=None, help="Random seed (recorded on the survey).")

@@ -181,6 +181,7 @@ def upgrade_():
         sa.Column("age_band", sa.String(length=10), nullable=False),
         sa.Column("cells_json", sa.Text(), nullable=False),
         sa.Column("texts_json", sa.Text(), nullable=False),
+        sa.Column("codes", sa.LargeBinary(), nullable=False),
         sa.Column("receipt_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["survey_id"],
@@ -194,7 +195,9 @@ def upgrade_():
     )
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_survey_responses_survey_id"), ["survey_id"], unique=False
+            "ix_survey_responses_segment",
+            ["survey_id", "district", "sex", "age_band", "codes"],
+            unique=False,
         )
 
     op.create_table(
@@ -279,7 +282,7 @@ def downgrade_():
     op.drop_table("survey_named_links")
     op.drop_table("survey_drafts")
     with op.batch_alter_table("survey_responses", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_survey_responses_survey_id"))
+        batch_op.drop_index("ix_survey_responses_segment")
 
     op.drop_table("survey_responses")
     op.drop_table("survey_request_optouts")
