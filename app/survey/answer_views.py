@@ -307,6 +307,9 @@ def unsubscribe(token: str) -> Any:
             abort(400)
         if not done:
             db.session.add(RequestOptOut(monitor_id=row.monitor_id))
-            db.session.commit()
+            try:
+                db.session.commit()
+            except IntegrityError:  # a double click: the first one already unsubscribed
+                db.session.rollback()
         done = True
     return render_template("survey/unsubscribe.html", form=form, done=done, token=token)

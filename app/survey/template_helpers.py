@@ -61,6 +61,15 @@ def matrix_values(q: dict[str, Any]) -> list[list[int | None]]:
     return [[c["count"] for c in row["counts"]] for row in q.get("rows", [])]
 
 
+def is_survey_staff() -> bool:
+    """Whether the signed-in member may author surveys (for the navigation link)."""
+    from flask_login import current_user
+
+    from app.auth.models import RoleCode
+
+    return bool(current_user.is_authenticated and current_user.has_role(RoleCode.STAFF))
+
+
 def install(app: Flask) -> None:
     if "jst" in app.jinja_env.filters:
         return
@@ -76,4 +85,5 @@ def install(app: Flask) -> None:
             "transpose": transpose,
             "segment_labeler": segment_labeler,
             "matrix_values": matrix_values,
+            "is_survey_staff": is_survey_staff,
         }
