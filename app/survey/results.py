@@ -17,6 +17,7 @@ import json
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import current_app
@@ -84,28 +85,60 @@ def suppress(
     return out, rows_out, cols_out
 
 
-def _dialect() -> str:
-    return str(db.session.get_bind(mapper=Response.__mapper__).dialect.name)
+GROUP_MAX_SQL = """
+SELECT max(n) FROM (SELECT count(*) AS n FROM survey_responses WHERE survey_id = :sid
+GROUP BY district, sex, age_band) AS g
+"""
+
+
+def _sqlite_exprs(layout: list[Any], bits: int) -> list[tuple[str, list[int]]]:
+    """Packed counting for SQLite: one `sum(1 << (bits * field))` adds up to 63 // bits - 1
+    value counts of a slot at once (each group's counts are < 2**bits, so fields never carry).
+    Returns (expression, value numbers in field order 1..) pairs."""
+    per = max(63 // bits - 1, 1)
+    out = []
+    for _q, _key, pos, labels in layout:
+        values = list(range(1, len(labels) + 1))
+        for start in range(0, len(values), per):
+            chunk = values[start : start + per]
+            lookup = "".join(f"{v:02x}" for v in chunk)
+            # instr() gives the value's field (1..), 0 for other values (field 0 is ignored).
+            out.append((f"sum(1 << ({bits} * instr(x'{lookup}', substr(codes, {pos}, 1))))", chunk))
+    return out
 
 
 def _segment_rows(
-    survey: Survey,
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, str, int, list[str]]]]:
-    """One pass: per segment, the number of responses and, for every slot value, how many
-    responses hold it (conditional aggregation over the fixed-width answer codes)."""
-    layout = slots(survey.questions)
-    dialect = _dialect()
-    exprs = []
-    for _q, _key, pos, labels in layout:
-        for n in range(1, len(labels) + 1):
-            # Blob/bytea access by position is O(1) (no character counting); ints only here.
-            if dialect == "postgresql":
-                exprs.append(f"count(*) FILTER (WHERE get_byte(codes, {pos - 1}) = {n})")
-            else:
-                exprs.append(f"count(CASE WHEN substr(codes, {pos}, 1) = x'{n:02x}' THEN 1 END)")
-    sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e in exprs))
-    rows = db.session.execute(text(sql), {"sid": survey.id}).all()
-    return [tuple(r) for r in rows], layout
+    layout: list[Any], survey_id: int, conn: Any
+) -> list[tuple[str, str, str, int, list[int]]]:
+    """One pass: per segment, the number of responses and, for every slot value (in `slots`
+    order), how many responses hold it — conditional aggregation over the answer codes."""
+    params = {"sid": survey_id}
+    rows: list[tuple[str, str, str, int, list[int]]] = []
+    if conn.dialect.name == "postgresql":
+        exprs = [
+            f"count(*) FILTER (WHERE get_byte(codes, {pos - 1}) = {n})"
+            for _q, _key, pos, labels in layout
+            for n in range(1, len(labels) + 1)
+        ]
+        sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e in exprs))
+        for r in conn.execute(text(sql), params).all():
+            rows.append((r[0] or "", r[1] or "", r[2] or "", int(r[3]), [int(v) for v in r[4:]]))
+        return rows
+    biggest = int(conn.execute(text(GROUP_MAX_SQL), params).scalar() or 0)
+    bits = max(biggest.bit_length(), 1)
+    packed = _sqlite_exprs(layout, bits)
+    sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e, _chunk in packed))
+    mask = (1 << bits) - 1
+    for r in conn.execute(text(sql), params).all():
+        flat: list[int] = []
+        column = 4
+        for _e, chunk in packed:
+            total = int(r[column] or 0)
+            column += 1
+            for field, _value in enumerate(chunk, start=1):
+                flat.append((total >> (bits * field)) & mask)
+        rows.append((r[0] or "", r[1] or "", r[2] or "", int(r[3]), flat))
+    return rows
 
 
 SCALAR_SQL = {
@@ -120,12 +153,12 @@ SCALAR_SQL = {
 }
 
 
-def _scalars(survey: Survey) -> dict[str, dict[str, int]]:
+def _scalars(survey_id: int, conn: Any) -> dict[str, dict[str, int]]:
     """Number and date answers: {question key: {value: count}}, one pass over the small
     `cells_json` of every response (it holds only these answers)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    sql = SCALAR_SQL["postgresql" if _dialect() == "postgresql" else "sqlite"]
-    for key, value, count in db.session.execute(text(sql), {"sid": survey.id}).all():
+    sql = SCALAR_SQL["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+    for key, value, count in conn.execute(text(sql), {"sid": survey_id}).all():
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         out[str(key)][str(value)] = int(count)
@@ -158,9 +191,27 @@ def _dimension_values(dim: str, seen: set[str]) -> list[str]:
     return [v for v in base if v in seen] + extra
 
 
+def _aggregate(survey: Survey) -> tuple[list[Any], list[Any], dict[str, dict[str, int]]]:
+    """Run the segment pass and the number/date pass at the same time on two read connections
+    (the database does the work; the GIL is released while they run). Each reads its own
+    consistent snapshot; a response arriving in between changes the cache key anyway."""
+    engine = db.engine
+    survey_id = survey.id
+    layout = slots(survey.questions)  # read here: ORM objects stay in this thread
+
+    def run(fn: Any, *args: Any) -> Any:
+        with engine.connect().execution_options(sqlite_begin="deferred") as conn:
+            return fn(*args, conn)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        segments = pool.submit(run, _segment_rows, layout, survey_id)
+        scalars = pool.submit(run, _scalars, survey_id)
+        return segments.result(), layout, scalars.result()
+
+
 def compute(survey: Survey) -> dict[str, Any]:
     """The full k-suppressed result set (see `docs/surveys.md` for the JSON shape)."""
-    segment_rows, layout = _segment_rows(survey)
+    segment_rows, layout, scalars = _aggregate(survey)
     k = survey.k
     total = sum(int(r[3]) for r in segment_rows)
     seg_totals: dict[str, dict[str, int]] = {d: defaultdict(int) for d in DIMENSIONS}
@@ -168,20 +219,20 @@ def compute(survey: Survey) -> dict[str, Any]:
     by_cell: dict[str, dict[str, dict[str, dict[str, int]]]] = defaultdict(
         lambda: defaultdict(lambda: {d: defaultdict(int) for d in DIMENSIONS})
     )
-    for row in segment_rows:
-        segment = {"district": row[0] or "", "sex": row[1] or "", "age_band": row[2] or ""}
+    for district, sex, band, count, flat in segment_rows:
+        segment = {"district": district, "sex": sex, "age_band": band}
         for dim in DIMENSIONS:
-            seg_totals[dim][segment[dim]] += int(row[3])
-        column = 4
+            seg_totals[dim][segment[dim]] += count
+        values = iter(flat)
         for _q, key, _pos, labels in layout:
             for label in labels:
-                n = int(row[column] or 0)
-                column += 1
+                n = next(values)
                 if n:
                     slot = by_cell[key][label]
                     for dim in DIMENSIONS:
                         slot[dim][segment[dim]] += n
-    scalars = _scalars(survey) if total >= k else {}
+    if total < k:
+        scalars = {}
     numbers = _numbers(survey, scalars)
     dates = {q.key: scalars.get(q.key, {}) for q in survey.questions if q.type == "date"}
     dims = {d: _dimension_values(d, set(seg_totals[d])) for d in DIMENSIONS}
