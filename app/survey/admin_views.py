@@ -258,6 +258,20 @@ def export_results(key: str, fmt: str) -> WerkzeugResponse:
     return exports.download(survey, fmt)
 
 
+@bp.route("/<key>/raw.csv", methods=["GET"])
+@role_required(RoleCode.ADMIN)
+def export_raw(key: str) -> WerkzeugResponse:
+    """Raw answers for analysts (admins): anonymous surveys only, no identifier (A30)."""
+    survey = _survey(key)
+    if survey.anonymity != "anonymous":
+        abort(404)
+    response = WerkzeugResponse(
+        exports.raw_csv(survey).encode("utf-8"), mimetype="text/csv; charset=utf-8"
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="survey-{key}-raw.csv"'
+    return response
+
+
 @bp.route("/<key>/texts", methods=["GET", "POST"])
 @role_required(RoleCode.STAFF)
 def review_texts(key: str) -> Any:

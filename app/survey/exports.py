@@ -67,3 +67,56 @@ def download(survey: Survey, fmt: str) -> FlaskResponse:
     response = FlaskResponse(body.encode("utf-8"), mimetype=mime)
     response.headers["Content-Disposition"] = f'attachment; filename="survey-{survey.key}.{fmt}"'
     return response
+
+
+def raw_rows(survey: Survey) -> list[dict[str, Any]]:
+    """Raw answers of an anonymous survey for analysis: no identifier, no date, rows in random
+    id order, free text left out (it is reviewed separately). Segment combinations held by fewer
+    than k responses are coarsened: the age band, then the sex, then the district become "*"."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.survey.questions import slots
+    from app.survey.surveys_models import Response
+
+    layout = slots(survey.questions)
+    numbers = [q.key for q in survey.questions if q.type in ("number", "date")]
+    rows = db.session.execute(
+        select(
+            Response.district, Response.sex, Response.age_band, Response.codes, Response.cells_json
+        )
+        .where(Response.survey_id == survey.id)
+        .order_by(Response.id)
+    ).all()
+    segments: list[tuple[str, ...]] = [(r[0], r[1], r[2]) for r in rows]
+    for cut in (3, 2, 1):  # keep the first `cut - 1` fields of rare combinations
+        counts = Counter(segments)
+        segments = [
+            s if counts[s] >= survey.k else (*s[: cut - 1], *["*"] * (4 - cut)) for s in segments
+        ]
+    counts = Counter(segments)
+    out = []
+    for segment, row in zip(segments, rows, strict=True):
+        if counts[segment] < survey.k:
+            continue  # even "*, *, *" is rarer than k: the survey is too small to export
+        codes = bytes(row[3])
+        record: dict[str, Any] = dict(zip(("district", "sex", "age_band"), segment, strict=True))
+        for i, (_q, key, _pos, labels) in enumerate(layout):
+            record[key] = labels[codes[i] - 1] if i < len(codes) and codes[i] else ""
+        scalars = json.loads(row[4] or "{}")
+        for key in numbers:
+            record[key] = scalars.get(key, "")
+        out.append(record)
+    return out
+
+
+def raw_csv(survey: Survey) -> str:
+    records = raw_rows(survey)
+    out = io.StringIO()
+    if records:
+        writer = csv.DictWriter(out, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+    return "\ufeff" + out.getvalue()

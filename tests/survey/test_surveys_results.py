@@ -212,3 +212,26 @@ def test_sql_counts_match_a_plain_recount(app):
     assert matrix["answered"] == 300
     first = {r["label"]: r["first"] for r in by_key["q8"]["ranking"]}
     assert first == {c: sum(a["q8"][0] == c for _s, a in rows) for c in ["防災", "福祉", "教育"]}
+
+
+def test_raw_export_has_no_identifier_and_rounds_rare_segments(client, make, login_as):
+    from app.auth.models import RoleCode
+
+    survey = open_survey(k=5)
+    _fill(survey)  # 北町/male/70s has only 2 responses
+    monitor = make.monitor()
+    answering.submit(survey, monitor, GOOD)
+    db.session.commit()
+    staff = make.user(handle="staff3", role=RoleCode.STAFF)
+    login_as(staff)
+    assert client.get(f"/staff/surveys/{survey.key}/raw.csv").status_code == 404  # authors: no
+    client.post("/auth/logout")
+    admin = make.user(handle="analyst", role=RoleCode.ADMIN)
+    login_as(admin)
+    body = client.get(f"/staff/surveys/{survey.key}/raw.csv").data.decode("utf-8-sig")
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("district,sex,age_band,q1,")
+    assert "北町,male,70s" not in body  # rare: coarsened
+    assert monitor.pseudonym not in body and "2026-12-01" not in body
+    segments = [tuple(line.split(",")[:3]) for line in lines[1:]]
+    assert all(segments.count(s) >= 5 for s in segments)
