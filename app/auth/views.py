@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -136,7 +137,7 @@ def accept_invitation(token: str) -> Any:
     try:
         invitation = load_invitation(token)
     except AuthError as err:
-        return render_template("auth/link_problem.html", message=err.message), 410
+        return _link_problem(err)
     form = RegisterForm()
     if request.method == "GET":
         form.email.data = invitation.email
@@ -185,27 +186,50 @@ def register() -> Any:
     return render_template("auth/register.html", form=form, invitation=None)
 
 
-@bp.route("/confirm/<token>", endpoint="confirm_email", methods=["GET", "POST"])
-def confirm_email_view(token: str) -> Any:
-    """GET shows a button; only the POST uses the token (mail scanners follow GET links, R09)."""
+def _link_problem(err: AuthError) -> tuple[str, int]:
+    return render_template("auth/link_problem.html", message=err.message), 410
+
+
+def _one_time_link(
+    token: str,
+    purpose: TokenPurpose,
+    use: Callable[[str], object],
+    *,
+    title: str,
+    button: str,
+    done: str,
+    done_url: str,
+) -> Any:
+    """A link from an email: GET shows a button; only the POST uses the token.
+
+    Mail scanners follow GET links (R09), so a GET never spends a one-time token.
+    """
     try:
-        peek_token(token, TokenPurpose.CONFIRM_EMAIL)
+        peek_token(token, purpose)
     except AuthError as err:
-        return render_template("auth/link_problem.html", message=err.message), 410
+        return _link_problem(err)
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            confirm_email(token)
+            use(token)
         except AuthError as err:
-            return render_template("auth/link_problem.html", message=err.message), 410
+            return _link_problem(err)
         db.session.commit()
-        flash(_("Thank you. Your email address is confirmed; you can log in now."), "success")
-        return redirect(url_for("auth.login"))
-    return render_template(
-        "auth/confirm_link.html",
-        form=form,
+        flash(done, "success")
+        return redirect(done_url)
+    return render_template("auth/confirm_link.html", form=form, title=title, button=button)
+
+
+@bp.route("/confirm/<token>", endpoint="confirm_email", methods=["GET", "POST"])
+def confirm_email_view(token: str) -> Any:
+    return _one_time_link(
+        token,
+        TokenPurpose.CONFIRM_EMAIL,
+        confirm_email,
         title=_("Confirm your email address"),
         button=_("Confirm my email address"),
+        done=_("Thank you. Your email address is confirmed; you can log in now."),
+        done_url=url_for("auth.login"),
     )
 
 
@@ -226,13 +250,13 @@ def reset_password_view(token: str) -> Any:
     try:
         peek_token(token, TokenPurpose.RESET_PASSWORD)
     except AuthError as err:
-        return render_template("auth/link_problem.html", message=err.message), 410
+        return _link_problem(err)
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
             reset_password(token, form.password.data or "")
         except AuthError as err:
-            return render_template("auth/link_problem.html", message=err.message), 410
+            return _link_problem(err)
         db.session.commit()
         logout_user()
         session.clear()
@@ -243,24 +267,14 @@ def reset_password_view(token: str) -> Any:
 
 @bp.route("/email/confirm/<token>", endpoint="confirm_email_change", methods=["GET", "POST"])
 def confirm_email_change_view(token: str) -> Any:
-    try:
-        peek_token(token, TokenPurpose.CHANGE_EMAIL)
-    except AuthError as err:
-        return render_template("auth/link_problem.html", message=err.message), 410
-    form = EmptyForm()
-    if form.validate_on_submit():
-        try:
-            confirm_email_change(token)
-        except AuthError as err:
-            return render_template("auth/link_problem.html", message=err.message), 410
-        db.session.commit()
-        flash(_("Your email address has been changed."), "success")
-        return redirect(url_for("auth.settings" if current_user.is_authenticated else HOME))
-    return render_template(
-        "auth/confirm_link.html",
-        form=form,
+    return _one_time_link(
+        token,
+        TokenPurpose.CHANGE_EMAIL,
+        confirm_email_change,
         title=_("Confirm your new email address"),
         button=_("Use this email address"),
+        done=_("Your email address has been changed."),
+        done_url=url_for("auth.settings" if current_user.is_authenticated else HOME),
     )
 
 
