@@ -22,6 +22,8 @@ else
   echo "note: PostgreSQL is not reachable; running on SQLite only"
 fi
 
+scripts/ensure-redis.sh
+
 echo "== pytest on SQLite"
 env -u TEST_DATABASE_URL "$bin/python" -m pytest "$@"
 
