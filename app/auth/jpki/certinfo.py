@@ -10,6 +10,7 @@ critical extensions make the certificate unusable (RFC 5280 §4.2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from .der import DerError, read_tlv
 
@@ -58,6 +59,15 @@ def encode_oid(dotted: str) -> bytes:
     return bytes(out)
 
 
+class _ExtInfo(TypedDict):
+    """The extension values the verifier needs, filled while walking the DER."""
+
+    key_usage: int | None
+    is_ca: bool
+    policies: frozenset[bytes]
+    authority_key_id: bytes | None
+
+
 @dataclass(frozen=True, slots=True)
 class CertInfo:
     """The parts of a certificate the verifier reads itself."""
@@ -87,7 +97,7 @@ def _bits(content: bytes) -> int:
     return mask
 
 
-def _extension_value(der: bytes, oid: bytes, start: int, end: int, info: dict[str, object]) -> None:
+def _extension_value(der: bytes, oid: bytes, start: int, end: int, info: _ExtInfo) -> None:
     if oid == _OID_KEY_USAGE:
         tag, s, e = read_tlv(der, start, end)
         if tag != 0x03 or e != end:
@@ -181,7 +191,7 @@ def walk_certificate(der: bytes) -> CertInfo:
         fields.append((pos, e))
         pos = e
     issuer = der[fields[1][0] : fields[1][1]]
-    info: dict[str, object] = {
+    info: _ExtInfo = {
         "key_usage": None,
         "is_ca": False,
         "policies": frozenset(),
@@ -229,8 +239,8 @@ def walk_certificate(der: bytes) -> CertInfo:
         algorithm=der[te:alg_end],
         signature=der[ss + 1 : se],
         issuer=issuer,
-        key_usage=info["key_usage"],  # type: ignore[arg-type]
+        key_usage=info["key_usage"],
         is_ca=bool(info["is_ca"]),
-        policies=info["policies"],  # type: ignore[arg-type]
-        authority_key_id=info["authority_key_id"],  # type: ignore[arg-type]
+        policies=info["policies"],
+        authority_key_id=info["authority_key_id"],
     )
