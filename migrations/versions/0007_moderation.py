@@ -1,4 +1,4 @@
-"""moderation, announcements and site pages
+"""moderation: log, warnings, appeals, word filter
 
 Revision ID: 0007
 Revises: 0006
