@@ -1,0 +1,85 @@
+"""Deny by default (security.md A20, A22, R06): every endpoint has a declared policy.
+
+The policies live in `route_policies.py`; these tests hold the app to the declarations that need
+no objects (roles, member pages, the CSRF exemption). Object routes: test_access_matrix.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from app.auth.models import RoleCode
+from tests.security.route_policies import POLICIES, Policy
+from tests.security.test_every_route import CSRF_EXEMPT, concrete_path
+
+
+@pytest.fixture(scope="module")
+def bare_app() -> Flask:
+    """The URL map of the full app (APP_ROLE=all); no database needed."""
+    return create_app("testing", overrides={"DATABASE_URL": "sqlite://"})
+
+
+def test_every_endpoint_has_a_policy(bare_app):
+    endpoints = {rule.endpoint for rule in bare_app.url_map.iter_rules()}
+    missing = sorted(endpoints - set(POLICIES))
+    assert not missing, f"endpoints without a declared policy in route_policies.py: {missing}"
+
+
+def test_every_declared_endpoint_exists(bare_app):
+    endpoints = {rule.endpoint for rule in bare_app.url_map.iter_rules()}
+    gone = sorted(set(POLICIES) - endpoints)
+    assert not gone, f"route_policies.py declares endpoints the app no longer has: {gone}"
+
+
+def test_object_policies_name_a_url_argument(bare_app):
+    for rule in bare_app.url_map.iter_rules():
+        policy = POLICIES.get(rule.endpoint)
+        if policy is None or policy.access != "object":
+            continue
+        assert policy.arg in rule.arguments, (rule.endpoint, rule.rule, policy.arg)
+        for name in policy.fixed:
+            assert name in rule.arguments, (rule.endpoint, name)
+
+
+def test_signature_policies_are_exactly_the_csrf_exemptions():
+    signed = {name for name, policy in POLICIES.items() if policy.access == "signature"}
+    assert signed == CSRF_EXEMPT
+
+
+def _rules_with(bare_app: Flask, wanted) -> list[tuple[str, str, Policy]]:
+    found = []
+    for rule in bare_app.url_map.iter_rules():
+        policy = POLICIES.get(rule.endpoint)
+        if policy is not None and wanted(policy) and "GET" in rule.methods:
+            found.append((rule.endpoint, concrete_path(bare_app, rule), policy))
+    return found
+
+
+def test_member_pages_send_guests_to_login(app, client):
+    checked = 0
+    for endpoint, path, _policy in _rules_with(
+        app,
+        lambda p: p.access in ("member", "role") or (p.access == "object" and p.login),
+    ):
+        response = client.get(path)
+        assert response.status_code == 302, (endpoint, path, response.status_code)
+        assert "/auth/login" in response.headers["Location"], (endpoint, path)
+        checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize("held", [None, RoleCode.MODERATOR, RoleCode.STAFF])
+def test_role_pages_are_404_without_the_role(app, client, make, login_as, held):
+    """R06: staff, moderator and admin pages do not exist for members lacking the role."""
+    viewer = make.user(role=held) if held else make.user()
+    login_as(viewer)
+    checked = 0
+    for endpoint, path, policy in _rules_with(app, lambda p: p.access == "role"):
+        if held is not None and viewer.has_role(policy.role):
+            continue
+        response = client.get(path)
+        assert response.status_code == 404, (endpoint, path, response.status_code)
+        checked += 1
+    assert checked >= 5
