@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
 from app.auth.models import User
@@ -481,8 +482,14 @@ def send_friend_request(sender: User, recipient: User, message: str = "") -> Fri
             )
         )
     req = FriendRequest(sender_id=sender.id, recipient_id=recipient.id, message=message)
-    db.session.add(req)
-    db.session.flush()  # the request id goes into the notification
+    try:
+        # The id goes into the notification. A savepoint: a simultaneous identical request
+        # (another worker, same form) loses on the unique pair and is told so, not a 500.
+        with db.session.begin_nested():
+            db.session.add(req)
+            db.session.flush()
+    except IntegrityError:
+        raise SnsError(_("You have already sent a request. Please wait for an answer.")) from None
     notify(recipient, NotificationKind.FRIEND_REQUEST, sender, req.id)
     return req
 
