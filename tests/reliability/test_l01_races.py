@@ -1,0 +1,155 @@
+"""L01: the same write submitted at once by 20 threads, and by 2 client processes against two
+gunicorn workers, yields exactly one row and never a 500 (security.md L01, A63)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.sns.models import FriendRequest
+from app.survey import answering
+from app.survey.surveys_models import Participation, Response
+from tests.reliability.conftest import fire, session_cookie
+from tests.survey.surveys_helpers import GOOD, open_survey
+
+PAGE1 = {"q_q1": "はい", "q_q2": "図書館", "q_q3": "4", "q_q4": "よい"}
+PAGE2 = {"q_q5": "A", "q_q6": "3", "q_q7__0": "4", "q_q7__1": "2", "q_q8__0": "2",
+         "q_q8__1": "1", "q_q8__2": "3", "q_q9": "2026-01-05"}  # fmt: skip
+
+
+def _count(model: Any, *where: Any) -> int:
+    db.session.rollback()
+    return int(
+        db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+    )
+
+
+def _in_threads(
+    app: Any, n: int, load: Callable[[], tuple[Any, ...]], action: Callable[..., Any]
+) -> list[str]:
+    """In `n` threads (each with its own app context): `load()` the objects, end that read
+    transaction, wait for the others, then `action(*objects)` and commit."""
+    barrier = threading.Barrier(n)
+    outcomes: list[str] = []
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                objects = load()
+                db.session.commit()  # a read left open would hold SQLite's snapshot
+                barrier.wait()
+                # As in a POST request: on SQLite the write transaction begins IMMEDIATE.
+                db.session.connection(execution_options={"sqlite_begin": "immediate"})
+                action(*objects)
+                db.session.commit()
+                outcomes.append("ok")
+            except Exception as exc:  # the assertion below shows any other outcome
+                db.session.rollback()
+                outcomes.append(type(exc).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def _monitor_session(app: Any, client: Any, make: Any, survey: Any) -> tuple[str, str, str]:
+    """A JPKI-verified monitor session that has filled in both pages: (cookie, draft token)."""
+    from app.db import utcnow
+    from app.survey import identity
+
+    monitor = make.monitor()
+    with client.session_transaction() as sess:
+        sess[identity.SESSION_MONITOR] = monitor.pseudonym
+        sess[identity.SESSION_AT] = utcnow().isoformat()
+    r = client.post(f"/monitors/surveys/{survey.key}/start", data={"consent": "yes"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    html = client.get(r.headers["Location"]).get_data(as_text=True)
+    token = re.search(r'name="draft" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    for page, data in ((1, PAGE1), (2, PAGE2)):
+        r = client.post(
+            f"/monitors/surveys/{survey.key}/page/{page}", data={**data, "draft": token}
+        )
+        assert r.status_code == 302, r.get_data(as_text=True)
+    name, value = session_cookie(app, client)
+    return name, value, token
+
+
+# --- survey answers ------------------------------------------------------------------------------
+
+
+def test_survey_answer_twenty_threads(app: Any, make: Any) -> None:
+    survey = open_survey()
+    monitor = make.monitor()
+    survey_id, monitor_id = survey.id, monitor.id
+
+    def load() -> tuple[Any, ...]:
+        from app.survey.models import Monitor
+        from app.survey.surveys_models import Survey
+
+        return db.session.get(Survey, survey_id), db.session.get(Monitor, monitor_id)
+
+    outcomes = _in_threads(app, 20, load, lambda s, m: answering.submit(s, m, GOOD))
+    assert sorted(outcomes) == ["AlreadyAnswered"] * 19 + ["ok"]
+    assert _count(Response) == 1 and _count(Participation) == 1
+
+
+def test_survey_answer_two_processes_over_http(
+    app: Any, client: Any, make: Any, gunicorn: Any
+) -> None:
+    survey = open_survey()
+    name, value, token = _monitor_session(app, client, make, survey)
+    server = gunicorn()
+    codes = fire(
+        f"{server.url}/monitors/surveys/{survey.key}/submit",
+        cookie=(name, value),
+        data={"draft": token},
+    )
+    assert sorted(codes) == [200] + [409] * 19, codes
+    assert _count(Response) == 1 and _count(Participation) == 1
+    assert server.errors_logged() == []
+
+
+# --- friend requests -----------------------------------------------------------------------------
+
+
+def test_friend_request_twenty_threads(app: Any, user: Any, other_user: Any) -> None:
+    from app.auth.models import User
+    from app.sns.services import SnsError, send_friend_request
+
+    alice_id, bob_id = user.id, other_user.id
+
+    def load() -> tuple[Any, ...]:
+        return db.session.get(User, alice_id), db.session.get(User, bob_id)
+
+    outcomes = _in_threads(app, 20, load, lambda a, b: send_friend_request(a, b, "よろしく"))
+    assert outcomes.count("ok") == 1, outcomes
+    assert set(outcomes) - {"ok"} <= {SnsError.__name__}, outcomes
+    assert _count(FriendRequest) == 1
+
+
+def test_friend_request_two_processes_over_http(
+    app: Any, client: Any, user: Any, other_user: Any, login_as: Any, gunicorn: Any
+) -> None:
+    login_as(user)
+    cookie = session_cookie(app, client)
+    server = gunicorn()
+    codes = fire(
+        f"{server.url}/members/{other_user.handle}/friend-request",
+        cookie=cookie,
+        data={"message": "よろしくお願いします"},
+    )
+    # One request is sent (302 to the profile); the others see the form again with the
+    # "already sent" message (200). Never a 500.
+    assert sorted(codes) == [200] * 19 + [302], codes
+    assert _count(FriendRequest) == 1
+    assert server.errors_logged() == []
