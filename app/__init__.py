@@ -194,6 +194,7 @@ MODEL_MODULES = (
     "app.survey.models",
     "app.survey.surveys_models",
     "app.search.models",
+    "app.moderation.models",
 )
 BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.site", ROLES),
@@ -204,6 +205,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.survey.staff", ("all", "internal")),
     ("app.survey.admin_views", ("all", "internal")),
     ("app.search", ("all", "public")),
+    ("app.moderation", ("all", "public")),
 )
 
 
