@@ -91,16 +91,31 @@ GROUP BY district, sex, age_band) AS g
 """
 
 
-def _sqlite_exprs(layout: list[Any], bits: int) -> list[tuple[str, list[int]]]:
-    """Packed counting for SQLite: one `sum(1 << (bits * field))` adds up to 63 // bits - 1
-    value counts of a slot at once (each group's counts are < 2**bits, so fields never carry).
-    Returns (expression, value numbers in field order 1..) pairs."""
+def _packed_exprs(layout: list[Any], bits: int, dialect: str) -> list[tuple[str, list[int]]]:
+    """Packed counting: one `sum(1 << (bits * field))` adds up to 63 // bits - 1 value counts of
+    a slot at once (each group's counts are < 2**bits, so fields never carry; field 0, "no
+    answer", is ignored). Returns (expression, value numbers in field order 1..) pairs."""
     per = max(63 // bits - 1, 1)
     out = []
     for _q, _key, pos, labels in layout:
         values = list(range(1, len(labels) + 1))
         for start in range(0, len(values), per):
             chunk = values[start : start + per]
+            if dialect == "postgresql":
+                byte = f"get_byte(codes, {pos - 1})"
+                if start == 0 and len(chunk) == len(values):
+                    # Every value fits: the value is its own field (0, no answer, is field 0).
+                    out.append((f"sum(1::bigint << ({bits} * {byte}))", chunk))
+                else:
+                    lo, hi = chunk[0], chunk[-1]
+                    out.append(
+                        (
+                            f"sum(CASE WHEN {byte} BETWEEN {lo} AND {hi} "
+                            f"THEN 1::bigint << ({bits} * ({byte} - {lo - 1})) ELSE 0 END)",
+                            chunk,
+                        )
+                    )
+                continue
             lookup = "".join(f"{v:02x}" for v in chunk)
             # instr() gives the value's field (1..), 0 for other values (field 0 is ignored).
             out.append((f"sum(1 << ({bits} * instr(x'{lookup}', substr(codes, {pos}, 1))))", chunk))
@@ -111,22 +126,13 @@ def _segment_rows(
     layout: list[Any], survey_id: int, conn: Any
 ) -> list[tuple[str, str, str, int, list[int]]]:
     """One pass: per segment, the number of responses and, for every slot value (in `slots`
-    order), how many responses hold it — conditional aggregation over the answer codes."""
+    order), how many responses hold it — packed conditional aggregation over the answer codes
+    (one sum per slot instead of one count per value: half the CPU time on PostgreSQL)."""
     params = {"sid": survey_id}
     rows: list[tuple[str, str, str, int, list[int]]] = []
-    if conn.dialect.name == "postgresql":
-        exprs = [
-            f"count(*) FILTER (WHERE get_byte(codes, {pos - 1}) = {n})"
-            for _q, _key, pos, labels in layout
-            for n in range(1, len(labels) + 1)
-        ]
-        sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e in exprs))
-        for r in conn.execute(text(sql), params).all():
-            rows.append((r[0] or "", r[1] or "", r[2] or "", int(r[3]), [int(v) for v in r[4:]]))
-        return rows
     biggest = int(conn.execute(text(GROUP_MAX_SQL), params).scalar() or 0)
     bits = max(biggest.bit_length(), 1)
-    packed = _sqlite_exprs(layout, bits)
+    packed = _packed_exprs(layout, bits, conn.dialect.name)
     sql = SEGMENT_SQL.format(exprs="".join(f", {e}" for e, _chunk in packed))
     mask = (1 << bits) - 1
     for r in conn.execute(text(sql), params).all():
@@ -151,11 +157,47 @@ SCALAR_SQL = {
         "json_each_text(r.cells_json::json) AS j WHERE r.survey_id = :sid GROUP BY j.key, j.value"
     ),
 }
+# PostgreSQL: parsing 100,000 JSON objects is most of the pass. `cells_json` is written by
+# `json.dumps` (items joined by ", ", scalar values only: numbers and ISO dates, keys without
+# commas), so splitting the text on ", " gives one `"key": value` item each (the first keeps
+# the "{", the last the "}"). Grouping those few hundred distinct items, then parsing them in
+# Python, takes half the CPU time of json_each_text.
+SCALAR_ITEMS_SQL = (
+    "SELECT t, count(*) FROM survey_responses AS r, unnest(string_to_array(r.cells_json, ', ')) "
+    "AS t WHERE r.survey_id = :sid GROUP BY t"
+)
+
+
+def _scalar_items(survey_id: int, conn: Any) -> dict[str, dict[str, int]] | None:
+    """The split-text pass (PostgreSQL); None when an item does not parse (then JSON it is)."""
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for item, count in conn.execute(text(SCALAR_ITEMS_SQL), {"sid": survey_id}).all():
+        body = str(item).removeprefix("{").removesuffix("}").strip()
+        if not body:
+            continue  # "{}": a response without number or date answers
+        try:
+            parsed = json.loads("{" + body + "}")
+        except ValueError:
+            return None
+        if not isinstance(parsed, dict) or len(parsed) != 1:
+            return None
+        ((key, value),) = parsed.items()
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int | float | str) or isinstance(value, bool):
+            return None
+        cell = out[str(key)]
+        cell[str(value)] = cell.get(str(value), 0) + int(count)
+    return out
 
 
 def _scalars(survey_id: int, conn: Any) -> dict[str, dict[str, int]]:
     """Number and date answers: {question key: {value: count}}, one pass over the small
     `cells_json` of every response (it holds only these answers)."""
+    if conn.dialect.name == "postgresql":
+        fast = _scalar_items(survey_id, conn)
+        if fast is not None:
+            return fast
     out: dict[str, dict[str, int]] = defaultdict(dict)
     sql = SCALAR_SQL["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
     for key, value, count in conn.execute(text(sql), {"sid": survey_id}).all():
