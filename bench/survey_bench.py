@@ -10,6 +10,11 @@ default sankaku_bench_survey on 127.0.0.1). Measures the time to compute the ful
 counts, means and every crosstab with k-suppression and complementary suppression), the best
 and median of N runs, and the cached page path (`results_for` after a warm-up).
 
+Wall time depends on what else the machine runs, so each run also records CPU time: this
+process's (all threads: the whole computation on SQLite) plus, on PostgreSQL, the server
+backends of the benchmark database (read from /proc; parallel query workers, which come and
+go within a query, are not counted — the benchmark turns them off for the CPU figures).
+
 Targets: ≤ 1 s on SQLite and ≤ 0.5 s on PostgreSQL. Output under bench/out/ (not committed).
 """
 
@@ -135,7 +140,34 @@ def fill(app: Any, count: int) -> Any:
         return survey.id
 
 
+def _backend_cpu(conn: Any) -> float:
+    """CPU seconds used so far by the PostgreSQL backends of this database (0 elsewhere)."""
+    import os
+
+    if conn.dialect.name != "postgresql":
+        return 0.0
+    from sqlalchemy import text
+
+    pids = conn.execute(
+        text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend'"
+        )
+    ).scalars()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def measure(app: Any, survey_id: int, runs: int) -> dict[str, Any]:
+    from sqlalchemy import event
+
     from app.extensions import db
     from app.survey import results
     from app.survey.surveys_models import Survey
@@ -146,11 +178,22 @@ def measure(app: Any, survey_id: int, runs: int) -> dict[str, Any]:
                 conn.exec_driver_sql("VACUUM ANALYZE survey_responses")
         survey = db.session.get(Survey, survey_id)
         times = []
+        cpu = []
         data: dict[str, Any] = {}
         for _ in range(runs):
             started = time.perf_counter()
             data = results.compute(survey)
             times.append(time.perf_counter() - started)
+        if db.engine.dialect.name == "postgresql":
+            # CPU figures without parallel workers (their processes are not counted).
+            db.engine.dispose()
+            event.listen(db.engine, "connect", _no_parallel)
+        with db.engine.connect() as probe:
+            for _ in range(runs):
+                before = time.process_time(), _backend_cpu(probe)
+                results.compute(survey)
+                after = time.process_time(), _backend_cpu(probe)
+                cpu.append(after[0] - before[0] + after[1] - before[1])
         results.clear_cache()
         results.results_for(survey)
         started = time.perf_counter()
@@ -171,8 +214,16 @@ def measure(app: Any, survey_id: int, runs: int) -> dict[str, Any]:
             "hidden_cells": hidden,
             "best_s": round(min(times), 3),
             "median_s": round(statistics.median(times), 3),
+            "cpu_best_s": round(min(cpu), 3),
+            "cpu_median_s": round(statistics.median(cpu), 3),
             "cached_page_s": round(cached, 4),
         }
+
+
+def _no_parallel(dbapi_conn: Any, _record: Any) -> None:
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET max_parallel_workers_per_gather = 0")
+    dbapi_conn.commit()  # a rolled-back SET would be undone
 
 
 def sqlite_app(count: int) -> Any:
