@@ -72,6 +72,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sessions_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(sample_cli)
+    from app.backup import register as register_backup
+
+    register_backup(app)
     try:
         from app.auth.jpki.cli import jpki_cli
     except ImportError:  # the JPKI package ships with the card issue
