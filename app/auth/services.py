@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from blinker import Namespace
 from flask import current_app
 from sqlalchemy import delete, func, select
 
@@ -36,6 +37,13 @@ HANDLE_RE = re.compile(r"^[a-z0-9_]{3,30}$")
 RESERVED_HANDLES = frozenset(
     {"admin", "root", "staff", "moderator", "sankaku", "system", "support", "me", "new"}
 )
+
+
+# Sent with the new member as sender, inside the registration's transaction, by both ways of
+# registering (invitation and open registration): features record what registration implies,
+# such as acceptance of the current terms of use.
+_signals = Namespace()
+user_registered = _signals.signal("user-registered")
 
 
 class AuthError(Exception):
@@ -238,6 +246,7 @@ def register_from_invitation(
     invitation.accepted_by_id = user.id
     if not same_address:
         send_confirmation(user)
+    user_registered.send(user)
     return user
 
 
@@ -249,6 +258,7 @@ def register_open(
         email=email, handle=handle, display_name=display_name, password=password, locale=locale
     )
     send_confirmation(user)
+    user_registered.send(user)
     return user
 
 
