@@ -21,8 +21,9 @@ from app.survey.surveys_models import Invitation, RequestOptOut, Survey
 
 
 def _survey_or_404(key: str) -> Survey:
+    """A survey residents may know of: open or closed. A draft answers 404 like a missing key."""
     survey = answering.survey_by_key(key)
-    if survey is None:
+    if survey is None or survey.state() == "draft":
         abort(404)
     return survey
 

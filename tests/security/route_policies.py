@@ -46,6 +46,10 @@ from app.auth.models import RoleCode
 RULES = {
     "can_view": "visible per the visibility module's can_view (the oracle)",
     "can_edit": "404 unless can_view; 403 unless can_edit (owner, or whom an edit rule adds)",
+    "other_member": "can_view, and not the viewer themself (a thread with oneself is 404)",
+    "friend": "can_view, and a friend of the member (introductions)",
+    "friends_shown": "can_view, and the member's friend-list level reaches the viewer",
+    "image": "a diary photo with its diary, a profile photo with the photo field's level",
     "owner": "only the object's owner; anybody else 404",
     "party": "only a party to the object (sender/recipient, author/subject); others 404",
     "guest_view": "only when a guest could see it (public feeds); otherwise 404 for everyone",
@@ -145,21 +149,21 @@ POLICIES: dict[str, Policy] = {
     # --- SNS: members, friends, blocks ----------------------------------------------------------
     "sns.members": MEMBER,
     "sns.profile": obj("member", "handle"),
-    "sns.member_friends": obj("member", "handle"),
+    "sns.member_friends": obj("member", "handle", "friends_shown"),
     "sns.member_diary": obj("member", "handle"),
     "sns.member_feed": obj("member", "handle", "guest_view"),
     "sns.my_page": MEMBER,
     "sns.edit_profile": MEMBER,
     "sns.upload_avatar": MEMBER,
     "sns.delete_avatar": MEMBER,
-    "sns.image": obj("image", "token"),
+    "sns.image": obj("image", "token", "image"),
     "sns.friends": MEMBER,
     "sns.friend_request": obj("member", "handle", login=True),
     "sns.friend_request_action": obj(
         "friend_request", "request_id", "party", login=True, fixed={"action": "cancel"}
     ),
     "sns.unfriend": obj("member", "handle", login=True),
-    "sns.write_introduction": obj("member", "handle", login=True),
+    "sns.write_introduction": obj("member", "handle", "friend", login=True),
     "sns.introduction_action": obj(
         "introduction", "intro_id", "party", login=True, fixed={"action": "hide"}
     ),
@@ -180,7 +184,7 @@ POLICIES: dict[str, Policy] = {
     # --- SNS: messages, footprints, notifications, settings ---
     "sns.inbox": MEMBER,
     "sns.sent": MEMBER,
-    "sns.thread": obj("member", "handle", login=True),
+    "sns.thread": obj("member", "handle", "other_member", login=True),
     "sns.delete_message": obj("message", "message_id", "party", login=True),
     "sns.footprints": MEMBER,
     "sns.notifications": MEMBER,

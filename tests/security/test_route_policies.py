@@ -52,7 +52,7 @@ def _rules_with(bare_app: Flask, wanted) -> list[tuple[str, str, Policy]]:
     found = []
     for rule in bare_app.url_map.iter_rules():
         policy = POLICIES.get(rule.endpoint)
-        if policy is not None and wanted(policy) and "GET" in rule.methods:
+        if policy is not None and wanted(policy) and "GET" in (rule.methods or ()):
             found.append((rule.endpoint, concrete_path(bare_app, rule), policy))
     return found
 
@@ -82,4 +82,4 @@ def test_role_pages_are_404_without_the_role(app, client, make, login_as, held):
         response = client.get(path)
         assert response.status_code == 404, (endpoint, path, response.status_code)
         checked += 1
-    assert checked >= 5
+    assert checked >= (3 if held else 5)
