@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -226,3 +227,154 @@ def project_set_end(code: str, ends_on: str, name: str) -> None:
     project.warned_at = None
     db.session.commit()
     click.echo(f"{project.code}\t{project.ends_on.isoformat()}")
+
+
+purpose_cli = AppGroup("purpose", help="Purposes: what personal data may be read for.")
+privacy_cli.add_command(purpose_cli)
+
+
+@purpose_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array instead of lines.")
+def purpose_list(as_json: bool) -> None:
+    """Every purpose with its kind, version, fields and recipients."""
+    from app.privacy.purposes import all_purposes
+
+    rows: list[dict[str, Any]] = [
+        {
+            "code": p.code,
+            "kind": p.kind,
+            "required": p.required,
+            "active": p.active,
+            "version": p.version,
+            "fields": list(p.fields),
+            "recipients": [r.code for r in p.recipients],
+            "name_ja": p.name_ja,
+            "name_en": p.name_en,
+        }
+        for p in all_purposes()
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['code']}\t{row['kind']}\tv{row['version']}\t{','.join(row['fields'])}\t"
+            f"{','.join(row['recipients'])}\t{row['name_ja']}"
+        )
+
+
+@purpose_cli.command("add")
+@click.argument("code")
+@click.option("--name-ja", required=True, help="The name monitors read (Japanese).")
+@click.option("--name-en", required=True, help="The name in English.")
+@click.option("--text-ja", required=True, help="The consent text (Japanese).")
+@click.option("--text-en", default="", help="The consent text in English.")
+@click.option("--field", "fields", multiple=True, required=True, help="A vault field; repeat.")
+@click.option("--recipient", "recipients", multiple=True, required=True, help="Repeat.")
+@click.option("--actor", default=CLI_ACTOR, show_default=True, help="Who, for the audit log.")
+def purpose_add(
+    code: str,
+    name_ja: str,
+    name_en: str,
+    text_ja: str,
+    text_en: str,
+    fields: tuple[str, ...],
+    recipients: tuple[str, ...],
+    actor: str,
+) -> None:
+    """Add purpose CODE reading the given fields for the given recipients (audited).
+
+    Fields may be given repeated or comma-separated. Exits 2 naming each problem.
+    """
+    from flask_babel import force_locale
+
+    from app.privacy.purposes import PurposeInvalid, create_purpose
+
+    _need_vault()
+
+    def split(values: tuple[str, ...]) -> list[str]:
+        return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+    try:
+        with force_locale("en"):
+            purpose = create_purpose(
+                code,
+                name_ja=name_ja,
+                name_en=name_en,
+                text_ja=text_ja,
+                text_en=text_en,
+                fields=split(fields),
+                recipients=split(recipients),
+                actor=actor,
+            )
+    except PurposeInvalid as err:
+        for name, message in err.errors.items():
+            click.echo(f"error: {name}: {message}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(
+        json.dumps(
+            {"code": purpose.code, "version": purpose.version, "fields": list(purpose.fields)},
+            ensure_ascii=False,
+        )
+    )
+
+
+# The statements that make the audit table append-only for the application's database role.
+PG_HARDEN = [
+    "REVOKE UPDATE, DELETE, TRUNCATE ON vault_audit FROM {role}",
+    "GRANT SELECT, INSERT ON vault_audit TO {role}",
+    """CREATE OR REPLACE FUNCTION vault_audit_append_only() RETURNS trigger
+       LANGUAGE plpgsql AS $$
+       BEGIN
+         RAISE EXCEPTION 'vault_audit is append-only: % refused', TG_OP
+           USING ERRCODE = 'insufficient_privilege';
+       END $$""",
+    "DROP TRIGGER IF EXISTS vault_audit_append_only ON vault_audit",
+    """CREATE TRIGGER vault_audit_append_only BEFORE UPDATE OR DELETE ON vault_audit
+       FOR EACH ROW EXECUTE FUNCTION vault_audit_append_only()""",
+]
+SQLITE_HARDEN = [
+    """CREATE TRIGGER IF NOT EXISTS vault_audit_no_update BEFORE UPDATE ON vault_audit
+       BEGIN SELECT RAISE(ABORT, 'vault_audit is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS vault_audit_no_delete BEFORE DELETE ON vault_audit
+       BEGIN SELECT RAISE(ABORT, 'vault_audit is append-only: DELETE refused'); END""",
+]
+
+
+def harden_audit_table(role: str | None) -> list[str]:
+    """Make the vault's audit table append-only; returns the statements run.
+
+    PostgreSQL: revoke UPDATE, DELETE and TRUNCATE from `role` (the application's login role),
+    leave it SELECT and INSERT, and add a trigger refusing UPDATE and DELETE for every role
+    (the owner too, until the owner drops the trigger). SQLite: triggers refusing
+    UPDATE and DELETE (SQLite has no roles and no TRUNCATE). Idempotent.
+    """
+    from sqlalchemy import text
+
+    engine = db.engines["pii"]
+    if engine.dialect.name == "postgresql":
+        if not role:
+            raise click.UsageError("--role names the application's database role")
+        quoted = engine.dialect.identifier_preparer.quote(role)
+        statements = [s.format(role=quoted) if "{role}" in s else s for s in PG_HARDEN]
+    else:
+        statements = list(SQLITE_HARDEN)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    return statements
+
+
+@privacy_cli.command("harden-audit")
+@click.option(
+    "--role",
+    default=None,
+    help="PostgreSQL: the role the application logs in as (run this command as the owner).",
+)
+def harden_audit(role: str | None) -> None:
+    """Make the audit table append-only in the vault database (see docs/privacy.md)."""
+    _need_vault()
+    statements = harden_audit_table(role)
+    dialect = db.engines["pii"].dialect.name
+    click.echo(json.dumps({"database": dialect, "statements": len(statements)}))

@@ -7,18 +7,22 @@ import datetime as dt
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import StringField
+from wtforms import SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.auth.decorators import role_required
 from app.auth.models import RoleCode
 from app.extensions import db
-from app.forms import BaseForm, Required
+from app.forms import BaseForm, Length, Required
 from app.i18n import _, _l
 from app.privacy import bp
 from app.privacy.audit import verify_chain
-from app.privacy.models import AuditEntry, Project
+from app.privacy.models import FIELDS, AuditEntry, Project
+from app.privacy.purposes import PurposeInvalid, all_purposes, all_recipients, create_purpose
 from app.privacy.retention import days_left, purge_project
 
 FILTERS = ("action", "purpose", "actor", "subject", "project")
@@ -26,6 +30,73 @@ FILTERS = ("action", "purpose", "actor", "subject", "project")
 
 class PurgeForm(BaseForm):
     confirm = StringField(_l("Type the project code to confirm"), validators=[Required()])
+
+
+class PurposeForm(BaseForm):
+    code = StringField(
+        _l("Code"),
+        validators=[Required(), Length(max=40)],
+        description=_l("Lower-case letters, digits and _, e.g. event_invitation."),
+    )
+    name_ja = StringField(_l("Name (Japanese)"), validators=[Required(), Length(max=200)])
+    name_en = StringField(_l("Name (English)"), validators=[Required(), Length(max=200)])
+    text_ja = TextAreaField(
+        _l("Consent text shown to monitors (Japanese)"),
+        validators=[Required(), Length(max=5000)],
+    )
+    text_en = TextAreaField(_l("Consent text (English)"), validators=[Length(max=5000)])
+    fields = SelectMultipleField(
+        _l("Fields the purpose may read"),
+        choices=[],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validate_choice=False,  # the service names forged field names in a clear message
+    )
+    recipients = SelectMultipleField(
+        _l("Who may receive the data"),
+        choices=[],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+        validate_choice=False,
+    )
+
+
+@bp.route("/purposes", methods=["GET"])
+@role_required(RoleCode.STAFF)
+def purposes() -> str:
+    return render_template("privacy/purposes.html", purposes=all_purposes())
+
+
+@bp.route("/purposes/new", methods=["GET", "POST"])
+@role_required(RoleCode.STAFF)
+def purpose_new() -> Any:
+    form = PurposeForm()
+    form.fields.choices = [SelectChoice(name, name) for name in FIELDS]
+    japanese = str(get_locale() or "ja") == "ja"
+    form.recipients.choices = [
+        SelectChoice(r.code, r.name_ja if japanese else r.name_en) for r in all_recipients()
+    ]
+    if form.validate_on_submit():
+        try:
+            purpose = create_purpose(
+                form.code.data or "",
+                name_ja=form.name_ja.data or "",
+                name_en=form.name_en.data or "",
+                text_ja=form.text_ja.data or "",
+                text_en=form.text_en.data or "",
+                fields=form.fields.data or [],
+                recipients=form.recipients.data or [],
+                actor=f"user:{current_user.id}",
+            )
+        except PurposeInvalid as err:
+            for name, message in err.errors.items():
+                form[name].errors = [*form[name].errors, message]
+        else:
+            db.session.commit()
+            flash(_("Purpose %(code)s was added.", code=purpose.code), "success")
+            return redirect(url_for("privacy.purposes"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("privacy/purpose_new.html", form=form), status
 
 
 @bp.route("/audit", methods=["GET"])
