@@ -218,6 +218,23 @@ def _surveys(world: World) -> dict[str, Any]:
     return {"draft": draft, "open": opened, "published": published, "closed": closed}
 
 
+def _announcements(world: World) -> dict[str, Any]:
+    from app.notices.models import Announcement
+
+    found = {
+        audience: Announcement(
+            author_id=world.owner.id, title=f"mx {audience}", body="mx", audience=audience
+        )
+        for audience in ("public", "members")
+    }
+    found["withdrawn"] = Announcement(
+        author_id=world.owner.id, title="mx withdrawn", body="mx", withdrawn_at=utcnow()
+    )
+    db.session.add_all(found.values())
+    db.session.commit()
+    return found
+
+
 def _by(column: str) -> Callable[[Any, int], bool]:
     return lambda obj, uid: getattr(obj, column) == uid
 
@@ -303,6 +320,14 @@ KINDS: dict[str, Kind] = {
         "user_id",
     ),
     "survey": Kind(_surveys, lambda s: s.key, "nosuchsurvey"),
+    "announcement": Kind(
+        _announcements,
+        lambda a: a.id,
+        2_000_000,
+        lambda a: {a.author_id},
+        "app.notices.models:Announcement",
+        "author_id",
+    ),
 }
 
 

@@ -221,6 +221,7 @@ POLICIES: dict[str, Policy] = {
     "survey.survey_submit": obj("survey", "key", "survey_open"),
     "survey.survey_receipt": obj("survey", "key", "survey_open"),
     "survey.published_results": obj("survey", "key", "survey_published"),
+    "survey.sns_settings": MEMBER,
     # --- surveys: staff (the internal face) ---
     "survey_admin.survey_index": role(RoleCode.STAFF),
     "survey_admin.survey_new": role(RoleCode.STAFF),
@@ -230,6 +231,7 @@ POLICIES: dict[str, Policy] = {
     "survey_admin.survey_preview": role(RoleCode.STAFF),
     "survey_admin.survey_copy": role(RoleCode.STAFF),
     "survey_admin.survey_sample": role(RoleCode.STAFF),
+    "survey_admin.survey_announce": role(RoleCode.STAFF),
     "survey_admin.survey_publish": role(RoleCode.STAFF),
     "survey_admin.staff_results": role(RoleCode.STAFF),
     "survey_admin.export_results": role(RoleCode.STAFF),
@@ -243,6 +245,24 @@ POLICIES: dict[str, Policy] = {
     "privacy.audit_log": role(RoleCode.STAFF),
     "privacy.projects": role(RoleCode.STAFF),
     "privacy.purge": role(RoleCode.ADMIN),
+    "privacy.purposes": role(RoleCode.STAFF),
+    "privacy.purpose_new": role(RoleCode.STAFF),
+    # --- announcements and site pages ---
+    "notices.announcement_list": PUBLIC,
+    "notices.announcement_feed": PUBLIC,
+    "notices.announcement_detail": obj("announcement", "item_id"),
+    # Survey staff *and* moderators (one role does not say it): members get 404, guests the
+    # login page (tests/notices/test_announcements.py).
+    "notices.announcement_manage": MEMBER,
+    "notices.announcement_new": MEMBER,
+    "notices.announcement_edit": MEMBER,
+    "notices.announcement_withdraw": MEMBER,
+    "notices.site_page": PUBLIC,
+    "notices.page_admin": role(RoleCode.ADMIN),
+    "notices.page_edit": role(RoleCode.ADMIN),
+    "notices.page_history": role(RoleCode.ADMIN),
+    "notices.terms_accept": MEMBER,
+    "notices.terms_decline": MEMBER,
 }
 
 
