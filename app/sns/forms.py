@@ -8,7 +8,6 @@ from typing import Any
 from flask_wtf.file import FileField, MultipleFileField
 from wtforms import (
     BooleanField,
-    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -16,7 +15,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.forms import BaseForm, Length, Required
@@ -137,13 +136,6 @@ class SnsSettingsForm(BaseForm):
         self.email_kinds.choices = options(
             (k, str(v)) for k, v in services.NOTIFICATION_LABELS.items()
         )
-
-
-class QuotaForm(BaseForm):
-    handle = StringField(_l("User name"), validators=[Required(), Length(max=30)])
-    quota = IntegerField(
-        _l("Invitations allowed"), validators=[Required(), NumberRange(min=0, max=1000)]
-    )
 
 
 class FieldSettingsForm(BaseForm):

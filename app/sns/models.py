@@ -295,15 +295,11 @@ class Notification(db.Model):  # type: ignore[name-defined]
     )
 
 
-class ReportKind(enum.StrEnum):
-    PROFILE = "profile"
-    DIARY = "diary"
-    COMMENT = "comment"
-    MESSAGE = "message"
-
-
 class Report(db.Model):  # type: ignore[name-defined]
-    """A member's report for the moderation queue, with a snapshot of what they saw."""
+    """A member's report for the moderation queue, with a snapshot of what they saw.
+
+    `kind` names a kind of `app.moderation.content`'s registry; a report with reason `held` is
+    the word filter's (no reporter)."""
 
     __tablename__ = "sns_reports"
 

@@ -45,7 +45,6 @@ from app.sns.forms import (
     FriendRequestForm,
     IntroductionForm,
     MessageForm,
-    QuotaForm,
     ReportForm,
     SnsSettingsForm,
     options,
@@ -836,7 +835,7 @@ def report(kind: str, object_id: int) -> Any:
         else:
             db.session.commit()
             return redirect(url_for("sns.report_received"))
-    return render_template("sns/report.html", form=form, kind=rkind.value)
+    return render_template("sns/report.html", form=form, kind=rkind.key)
 
 
 @bp.route("/report/received")
@@ -845,42 +844,7 @@ def report_received() -> str:
     return render_template("sns/report_received.html")
 
 
-# --- moderation and admin ---------------------------------------------------------------------
-
-
-@bp.route("/moderation/reports")
-@role_required(RoleCode.MODERATOR)
-def moderation_reports() -> str:
-    return render_template("sns/moderation_reports.html", reports=services.open_reports())
-
-
-@bp.route("/moderation/invite-quotas", methods=["GET", "POST"])
-@role_required(RoleCode.MODERATOR)
-def invite_quotas() -> Any:
-    form = QuotaForm()
-    if form.validate_on_submit():
-        member = services.member_by_handle(form.handle.data or "")
-        if member is None:
-            form.handle.errors = [*form.handle.errors, _("No member has this user name.")]
-        else:
-            try:
-                services.set_invite_quota(member, int(form.quota.data or 0))
-            except SnsError as err:
-                _field_error(form, err)
-            else:
-                db.session.commit()
-                flash(
-                    _(
-                        "%(name)s may now send %(n)d invitations.",
-                        name=member.display_name,
-                        n=member.invite_quota,
-                    ),
-                    "success",
-                )
-                return redirect(url_for("sns.invite_quotas"))
-    query = request.args.get("q", "")[:50].strip()
-    found = services.visible_members(current_user, query, limit=50) if query else []
-    return render_template("sns/invite_quotas.html", form=form, found=found, query=query)
+# --- admin ------------------------------------------------------------------------------------
 
 
 @bp.route("/admin/profile-fields", methods=["GET", "POST"])

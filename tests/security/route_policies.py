@@ -192,10 +192,28 @@ POLICIES: dict[str, Policy] = {
     "sns.settings": MEMBER,
     "sns.report": obj("diary", "object_id", login=True, fixed={"kind": "diary"}),
     "sns.report_received": MEMBER,
-    # --- SNS: moderation and admin ---
-    "sns.moderation_reports": role(RoleCode.MODERATOR),
-    "sns.invite_quotas": role(RoleCode.MODERATOR),
+    # --- SNS: admin ---
     "sns.profile_fields": role(RoleCode.ADMIN),
+    # --- moderation (NPO moderators); members' own pages: actions on their posts, warnings ---
+    "moderation.dashboard": role(RoleCode.MODERATOR),
+    "moderation.queue": role(RoleCode.MODERATOR),
+    "moderation.report_detail": role(RoleCode.MODERATOR),
+    "moderation.dismiss": role(RoleCode.MODERATOR),
+    "moderation.content_action": role(RoleCode.MODERATOR),
+    "moderation.member": role(RoleCode.MODERATOR),
+    "moderation.member_action": role(RoleCode.MODERATOR),
+    "moderation.log": role(RoleCode.MODERATOR),
+    "moderation.appeals": role(RoleCode.MODERATOR),
+    "moderation.close_appeal": role(RoleCode.MODERATOR),
+    "moderation.invitations": role(RoleCode.MODERATOR),
+    "moderation.revoke_invitation": role(RoleCode.MODERATOR),
+    "moderation.word_filter": role(RoleCode.MODERATOR),
+    "moderation.remove_filter_entry": role(RoleCode.MODERATOR),
+    "moderation.set_preset": role(RoleCode.MODERATOR),
+    "moderation.my_actions": MEMBER,
+    # POST only; the service answers 404 unless the action concerns the member themself.
+    "moderation.appeal": MEMBER,
+    "moderation.warning": MEMBER,
     # --- search ---
     "search.search_page": PUBLIC,
     "search.static": STATIC,
