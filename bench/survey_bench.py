@@ -188,7 +188,8 @@ def measure(app: Any, survey_id: int, runs: int) -> dict[str, Any]:
             # CPU figures without parallel workers (their processes are not counted).
             db.engine.dispose()
             event.listen(db.engine, "connect", _no_parallel)
-        with db.engine.connect() as probe:
+        # Autocommit: pg_stat_activity is read once per transaction, and backends come and go.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as probe:
             for _ in range(runs):
                 before = time.process_time(), _backend_cpu(probe)
                 results.compute(survey)
