@@ -194,6 +194,7 @@ MODEL_MODULES = (
     "app.survey.models",
     "app.survey.surveys_models",
     "app.search.models",
+    "app.community.models",
     "app.notices.models",
     "app.moderation.models",
 )
@@ -206,6 +207,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.survey.staff", ("all", "internal")),
     ("app.survey.admin_views", ("all", "internal")),
     ("app.search", ("all", "public")),
+    ("app.community", ("all", "public")),
     ("app.notices", ROLES),
     ("app.moderation", ("all", "public")),
 )

@@ -11,7 +11,9 @@ On top of the level:
 - moderator-hidden content is seen only by its owner and by moderators;
 - a suspended member's content is hidden from everyone but moderators;
 - soft-deleted content is seen by nobody through these rules (the owner's trash is its own page);
-- an object with a parent (a comment on a diary) is visible only where its parent is.
+- an object with a parent (a comment on a diary) is visible only where its parent is;
+- a gated object (a secret community) is seen only by the members of its group, and its
+  children (topics, posts, events) inherit that through their parent.
 
 Moderators get no extra reach over levels or blocks: a friends-only diary stays friends-only.
 Reports carry a snapshot of the reported text, so moderation does not need to break privacy.
@@ -345,6 +347,62 @@ class Rule:
     hidden: str | None = None
     deleted: str | None = None
     parent: tuple[type, str] | None = None
+    gate: MembershipGate | None = None
+    social: bool = True  # False: the owner's blocks and suspension do not hide the object
+
+
+@dataclass(frozen=True)
+class MembershipGate:
+    """Rows whose `flag` column equals `gated_value` are seen only by members of their group.
+
+    `membership` is a model with `group_column` (the group's id) and `user_column`; `key` is the
+    attribute of the gated model holding its group id (its own `id` for a community). The
+    owner gets no exception: membership alone opens the gate.
+    """
+
+    flag: str
+    gated_value: str
+    membership: type
+    group_column: str
+    user_column: str
+    key: str = "id"
+
+    def admits(self, vid: int | None, obj: Any) -> bool:
+        if getattr(obj, self.flag) != self.gated_value:
+            return True
+        if vid is None:
+            return False
+        model: Any = self.membership
+        stmt = select(model).where(
+            getattr(model, self.group_column) == getattr(obj, self.key),
+            getattr(model, self.user_column) == vid,
+        )
+        return _scalar(stmt.exists())
+
+    def clause(self, entity: Any, vid: int | None) -> ColumnElement[bool]:
+        open_rows = getattr(entity, self.flag) != self.gated_value
+        if vid is None:
+            return open_rows
+        member: Any = _member_alias(self.membership)
+        return or_(
+            open_rows,
+            exists()
+            .where(
+                getattr(member, self.group_column) == getattr(entity, self.key),
+                getattr(member, self.user_column) == vid,
+            )
+            .correlate_except(member),
+        )
+
+
+_member_aliases: dict[type, Any] = {}
+
+
+def _member_alias(model: type) -> Any:
+    found = _member_aliases.get(model)
+    if found is None:
+        found = _member_aliases[model] = aliased(model, name=f"vis_member_{model.__name__}")
+    return found
 
 
 _rules: dict[type, Rule] = {}
@@ -382,12 +440,14 @@ def can_view(viewer: Viewer, obj: Any) -> bool:
             return False
     owner_id = getattr(obj, rule.owner)
     vid = viewer_id(viewer)
+    if rule.gate is not None and not rule.gate.admits(vid, obj):
+        return False
     if vid is not None and vid == owner_id:
         return True
     moderator = is_moderator(viewer)
-    if not moderator:
-        if rule.hidden and getattr(obj, rule.hidden) is not None:
-            return False
+    if not moderator and rule.hidden and getattr(obj, rule.hidden) is not None:
+        return False
+    if not moderator and rule.social:
         owner = (
             obj
             if isinstance(obj, User)
@@ -395,7 +455,7 @@ def can_view(viewer: Viewer, obj: Any) -> bool:
         )
         if owner is None or is_suspended(owner):
             return False
-    if is_blocked_between(vid, owner_id):
+    if rule.social and is_blocked_between(vid, owner_id):
         return False
     level = getattr(obj, rule.level) if rule.level else rule.fixed_level
     if vid is not None and Visibility.parse(level) in (Visibility.MEMBERS, Visibility.PUBLIC):
@@ -426,13 +486,16 @@ def _clause(entity: Any, vid: int | None, moderator: bool) -> ColumnElement[bool
             .where(parent.id == getattr(entity, fk), _clause(parent, vid, moderator))
             .correlate_except(parent)
         )
+    if rule.gate is not None:
+        conditions.append(rule.gate.clause(entity, vid))
     level = getattr(entity, rule.level) if rule.level else None
     others: list[ColumnElement[bool]] = []
     if not moderator:
         if rule.hidden:
             others.append(getattr(entity, rule.hidden).is_(None))
-        others.append(~suspended_exists(owner))
-    if vid is not None:
+        if rule.social:
+            others.append(~suspended_exists(owner))
+    if vid is not None and rule.social:
         others.append(~block_exists(vid, owner))
     if level is not None:
         others.append(_level_clause(level, owner, vid))

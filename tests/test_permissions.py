@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.auth.models import AccountStatus, RoleCode, User, role_by_code
+from app.community.models import Community, CommunityMember, Event, Topic, TopicPost
 from app.db import utcnow
 from app.extensions import db
 from app.permissions import (
@@ -223,6 +224,29 @@ worlds = st.fixed_dictionaries(
         ),
         "suspended": st.sets(st.integers(0, N_USERS - 1), max_size=2),
         "moderators": st.sets(st.integers(0, N_USERS - 1), max_size=1),
+        # Communities: (admin, kind, held for approval); members; topics, replies and events
+        # (community or topic index, author, hidden, deleted).
+        "communities": st.lists(
+            st.tuples(
+                st.integers(0, N_USERS - 1),
+                st.sampled_from(["open", "approval", "secret"]),
+                st.booleans(),
+            ),
+            max_size=3,
+        ),
+        "memberships": st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, N_USERS - 1)), max_size=8
+        ),
+        "topics": st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, N_USERS - 1), st.booleans(), st.booleans()),
+            max_size=4,
+        ),
+        "replies": st.lists(
+            st.tuples(st.integers(0, 3), st.integers(0, N_USERS - 1), st.booleans()), max_size=4
+        ),
+        "events": st.lists(
+            st.tuples(st.integers(0, 2), st.integers(0, N_USERS - 1), st.booleans()), max_size=3
+        ),
     }
 )
 
@@ -232,6 +256,78 @@ def role_rows(app: Any) -> None:
     role_by_code(RoleCode.MEMBER)
     role_by_code(RoleCode.MODERATOR)
     db.session.commit()
+
+
+def _community_world(
+    world: dict[str, Any], users: list[User]
+) -> tuple[list[Community], list[Topic], list[TopicPost], list[Event], set[tuple[int, int]]]:
+    """The communities part of a random world: admins are members, the rest as drawn."""
+    communities = [
+        Community(
+            name=f"c{i}",
+            category="地域",
+            kind=kind,
+            admin_id=users[admin].id,
+            hidden_at=utcnow() if held else None,
+            status="pending" if held else "approved",
+        )
+        for i, (admin, kind, held) in enumerate(world["communities"])
+    ]
+    db.session.add_all(communities)
+    db.session.flush()
+    members: set[tuple[int, int]] = set()
+    for com in communities:
+        members.add((com.id, com.admin_id))
+    for ci, ui in world["memberships"]:
+        if ci < len(communities):
+            members.add((communities[ci].id, users[ui].id))
+    db.session.add_all(CommunityMember(community_id=c, user_id=u) for c, u in members)
+    topics = [
+        Topic(
+            community_id=communities[ci].id,
+            author_id=users[author].id,
+            title="t",
+            body="b",
+            hidden_at=utcnow() if hidden else None,
+            deleted_at=utcnow() if deleted else None,
+        )
+        for ci, author, hidden, deleted in world["topics"]
+        if ci < len(communities)
+    ]
+    events = [
+        Event(
+            community_id=communities[ci].id,
+            author_id=users[author].id,
+            title="e",
+            starts_at=utcnow(),
+            hidden_at=utcnow() if hidden else None,
+        )
+        for ci, author, hidden in world["events"]
+        if ci < len(communities)
+    ]
+    db.session.add_all([*topics, *events])
+    db.session.flush()
+    replies = [
+        TopicPost(
+            topic_id=topics[ti].id,
+            author_id=users[author].id,
+            body="r",
+            hidden_at=utcnow() if hidden else None,
+        )
+        for ti, author, hidden in world["replies"]
+        if ti < len(topics)
+    ]
+    db.session.add_all(replies)
+    db.session.flush()
+    return communities, topics, replies, events, members
+
+
+def _community_of(obj: Any, communities: list[Community], topics: list[Topic]) -> Community:
+    if isinstance(obj, Community):
+        return obj
+    if isinstance(obj, TopicPost):
+        obj = next(t for t in topics if t.id == obj.topic_id)
+    return next(c for c in communities if c.id == obj.community_id)
 
 
 @settings(settings.get_profile("sns-ci"))
@@ -291,12 +387,28 @@ def test_can_view_and_visible_to_agree(app: Any, role_rows: None, world: dict[st
                 )
         db.session.add_all(comments)
         db.session.flush()
+        communities, topics, replies, events, members = _community_world(world, users)
         viewers: list[Any] = [AnonymousViewer(), *users]
+        checked: tuple[tuple[Any, list[Any]], ...] = (
+            (Diary, diaries),
+            (Comment, comments),
+            (User, users),
+            (Community, communities),
+            (Topic, topics),
+            (TopicPost, replies),
+            (Event, events),
+        )
         for viewer in viewers:
-            for model, objects in ((Diary, diaries), (Comment, comments), (User, users)):
+            for model, objects in checked:
                 python_face = {obj.id for obj in objects if can_view(viewer, obj)}
                 sql_face = set(db.session.execute(visible_to(select(model.id), viewer)).scalars())
                 assert python_face == sql_face, (model.__name__, viewer, world)
+            # Secret-community content is never seen by a non-member (moderators included).
+            vid = getattr(viewer, "id", None)
+            for obj in [*communities, *topics, *replies, *events]:
+                com = _community_of(obj, communities, topics)
+                if com.kind == "secret" and (com.id, vid) not in members:
+                    assert not can_view(viewer, obj), (obj, viewer, world)
         # The matrix holds in the random world too: a friend-of-friend sees no friends-only post.
         for (a, b), diary in itertools.product(set(world["friendships"]), diaries):
             if diary.visibility == "private" and diary.author_id not in (users[a].id, users[b].id):

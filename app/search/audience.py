@@ -20,7 +20,7 @@ are the rules of `app.permissions.can_view`; the property test in tests/search p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,17 @@ def suspended_ids(session: Session) -> set[int]:
     return set(session.execute(stmt).scalars())
 
 
+# Other features add audience terms a member holds (a secret community's members hold
+# `community:<id>`): each function takes the viewer's id and a session.
+SCOPE_TERMS: list[Callable[[int, Session], set[str]]] = []
+
+
+def register_scope_terms(source: Callable[[int, Session], set[str]]) -> None:
+    """Add a source of audience terms for signed-in viewers (idempotent)."""
+    if source not in SCOPE_TERMS:
+        SCOPE_TERMS.append(source)
+
+
 def build_scope(viewer: Any, session: Session) -> Scope:
     """The viewer's scope, from SQL: friends, friends of friends, blocks, suspensions."""
     vid = viewer_id(viewer)
@@ -130,6 +141,8 @@ def build_scope(viewer: Any, session: Session) -> Scope:
             .distinct()
         ).scalars()
     )
+    for source in SCOPE_TERMS:
+        allowed.update(source(vid, session))
     allowed.update(f"friends:{f}" for f in friends)
     allowed.update(f"fof:{x}" for x in friends | fof)
     blocked = session.execute(

@@ -41,6 +41,9 @@ def register(app: Flask) -> None:
     app.jinja_env.globals.update(
         sns_unread=_unread_count, sns_timeline=_home_timeline, url_endpoints=app.view_functions
     )
+    from app.sns.services import notification_text
+
+    app.jinja_env.globals["sns_notification_text"] = notification_text
     app.jinja_env.filters.update(
         sns_datetime=_format_datetime, sns_excerpt=_excerpt, sns_render=_render
     )

@@ -24,8 +24,6 @@ from app.db import utcnow
 from app.extensions import db
 from app.i18n import _, _l
 from app.mail.services import queue_template_mail
-from app.moderation import wordfilter
-from app.moderation.content import ContentKind, content_kind
 from app.permissions import (
     AnonymousViewer,
     Relation,
@@ -59,6 +57,7 @@ from app.sns.models import (
     ProfileField,
     ProfileValue,
     Report,
+    ReportKind,
 )
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -767,10 +766,9 @@ def create_diary(
         created_at=created_at or utcnow(),
     )
     db.session.add(diary)
-    db.session.flush()  # images and the word filter's hold refer to the diary
+    db.session.flush()  # images refer to the diary
     for pos, item in enumerate(processed):
         _store_image(author, item, diary_id=diary.id, position=pos)
-    wordfilter.screen("diary", diary, f"{title}\n{body}")
     return diary
 
 
@@ -807,7 +805,6 @@ def update_diary(
     start = max((img.position for img in keep), default=-1) + 1
     for pos, item in enumerate(processed, start=start):
         _store_image(editor, item, diary_id=diary.id, position=pos)
-    wordfilter.screen("diary", diary, f"{title}\n{body}")
     return diary
 
 
@@ -1071,8 +1068,6 @@ def add_comment(diary: Diary, author: User, body: str) -> Comment:
     comment = Comment(diary_id=diary.id, author_id=author.id, body=body)
     db.session.add(comment)
     db.session.flush()  # notifications name the comment's diary
-    if wordfilter.screen("comment", comment, body):
-        return comment  # held for review: nobody is notified of what they cannot see
     diary_author = db.session.get(User, diary.author_id)
     told: set[int] = {author.id}
     if diary_author is not None and diary_author.id not in told:
@@ -1289,29 +1284,64 @@ NOTIFICATION_LABELS: dict[str, Any] = {
 }
 
 
-def notify(user: User, kind: NotificationKind, actor: User | None, object_id: int | None) -> None:
+@dataclass(frozen=True)
+class ExtraNotificationKind:
+    """A notification kind of another feature (communities): its sentence, its link, and which
+    of its objects a member may still see (a notification never shows what visibility hides)."""
+
+    key: str
+    label: Any
+    text: Callable[[str], str]  # the actor's name -> the sentence shown
+    path: Callable[[int | None], str]  # the object id -> the URL path
+    visible: Callable[[User, set[int]], set[int]]  # object ids -> those the member may see
+
+
+EXTRA_NOTIFICATION_KINDS: dict[str, ExtraNotificationKind] = {}
+
+
+def register_notification_kind(kind: ExtraNotificationKind) -> None:
+    """Add a notification kind of another feature (idempotent)."""
+    EXTRA_NOTIFICATION_KINDS[kind.key] = kind
+    NOTIFICATION_LABELS[kind.key] = kind.label
+
+
+def notification_text(kind: str, name: str) -> str:
+    """The sentence of an extra kind ("" for the built-in ones, whose templates word them)."""
+    extra = EXTRA_NOTIFICATION_KINDS.get(kind)
+    return extra.text(name) if extra is not None else ""
+
+
+def notify(
+    user: User, kind: NotificationKind | str, actor: User | None, object_id: int | None
+) -> None:
     """An in-app notification, and an email now when the member asked for one (not a digest)."""
     if actor is not None and is_blocked_between(user.id, actor.id):
         return
+    kind = NotificationKind(kind) if kind in set(NotificationKind) else str(kind)
+    if not isinstance(kind, NotificationKind) and kind not in EXTRA_NOTIFICATION_KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
     note = Notification(
-        user_id=user.id, kind=kind.value, actor_id=actor.id if actor else None, object_id=object_id
+        user_id=user.id, kind=str(kind), actor_id=actor.id if actor else None, object_id=object_id
     )
     db.session.add(note)
     prefs = settings_for(user)
-    if kind.value in prefs.email_kind_set() and not prefs.email_digest and user.email_confirmed:
+    if str(kind) in prefs.email_kind_set() and not prefs.email_digest and user.email_confirmed:
         note.emailed_at = utcnow()
         queue_template_mail(
             user.email,
             "sns_notification",
             user.locale,
-            kind=f"sns_{kind.value}",
-            note_kind=kind.value,
+            kind=f"sns_{kind}",
+            note_kind=str(kind),
             actor=actor,
-            url=notification_url_absolute(kind.value, actor, object_id, user),
+            url=notification_url_absolute(str(kind), actor, object_id, user),
         )
 
 
 def notification_path(kind: str, actor: User | None, object_id: int | None, user: User) -> str:
+    extra = EXTRA_NOTIFICATION_KINDS.get(kind)
+    if extra is not None:
+        return extra.path(object_id)
     if kind == NotificationKind.FRIEND_REQUEST:
         return "/friends"
     if kind == NotificationKind.FRIEND_ACCEPTED and actor is not None:
@@ -1356,12 +1386,19 @@ def notifications_for(user: User, limit: int = 50) -> list[Notification]:
             visible_to(select(Diary.id).where(Diary.id.in_(diary_ids)), user, Diary)
         ).scalars()
         visible_ids = {int(r) for r in rows}
-    return [
-        n
-        for n in notes
-        if n.kind not in (NotificationKind.COMMENT, NotificationKind.REPLY)
-        or n.object_id in visible_ids
-    ]
+    extra_visible: dict[str, set[int]] = {}
+    for key, extra in EXTRA_NOTIFICATION_KINDS.items():
+        wanted = {n.object_id for n in notes if n.kind == key and n.object_id}
+        extra_visible[key] = extra.visible(user, wanted) if wanted else set()
+
+    def keep(n: Notification) -> bool:
+        if n.kind in (NotificationKind.COMMENT, NotificationKind.REPLY):
+            return n.object_id in visible_ids
+        if n.kind in extra_visible:
+            return n.object_id in extra_visible[n.kind]
+        return True
+
+    return [n for n in notes if keep(n)]
 
 
 def visible_user_clause(viewer: Viewer) -> ColumnElement[bool]:
@@ -1437,25 +1474,42 @@ REPORT_REASONS: list[tuple[str, Any]] = [
 ]
 
 
-def report_target(kind: str, object_id: Any, viewer: Viewer) -> tuple[ContentKind, Any, str]:
-    """The object a member reports (any kind in `app.moderation.content`'s registry) and a
-    snapshot of it; NotVisible for an unknown kind or an object the member may not report."""
+def report_target(kind: str, object_id: Any, viewer: Viewer) -> tuple[ReportKind, Any, str]:
+    """The object a member reports and a snapshot of it; NotVisible when they cannot see it."""
     try:
-        ckind = content_kind(kind)
+        rkind = ReportKind(kind)
         oid = int(object_id)
-    except (KeyError, ValueError, TypeError):
+    except (ValueError, TypeError):
         raise NotVisible() from None
     if not 0 < oid < 2**63:
         raise NotVisible()
-    obj = db.session.get(ckind.model, oid)
-    if obj is None or not ckind.reportable_by(viewer, obj):
+    if rkind is ReportKind.PROFILE:
+        member = db.session.get(User, oid)
+        if member is None or not can_view(viewer, member):
+            raise NotVisible()
+        intro = db.session.get(ProfileValue, (member.id, "self_intro"))
+        text = member.display_name
+        if intro is not None and can_view(viewer, intro):
+            text += "\n" + intro.value
+        return rkind, member, text
+    if rkind is ReportKind.DIARY:
+        diary = db.session.get(Diary, oid)
+        if diary is None or not can_view(viewer, diary):
+            raise NotVisible()
+        return rkind, diary, f"{diary.title}\n{diary.body}"
+    if rkind is ReportKind.COMMENT:
+        comment = db.session.get(Comment, oid)
+        if comment is None or not can_view(viewer, comment):
+            raise NotVisible()
+        return rkind, comment, comment.body
+    msg = db.session.get(Message, oid)
+    if msg is None or not message_visible(viewer, msg) or msg.recipient_id != viewer_id(viewer):
         raise NotVisible()
-    return ckind, obj, ckind.snapshot(obj)
+    return rkind, msg, f"{msg.subject}\n{msg.body}"
 
 
 def create_report(reporter: User, kind: str, object_id: Any, reason: str, details: str) -> Report:
-    """File a member's report with a snapshot of what they saw; NotVisible or SnsError."""
-    ckind, obj, text = report_target(kind, object_id, reporter)
+    rkind, obj, text = report_target(kind, object_id, reporter)
     if reason not in dict(REPORT_REASONS):
         raise SnsError(_("Please choose one of the listed options."), "reason")
     details = (details or "").strip()
@@ -1463,7 +1517,7 @@ def create_report(reporter: User, kind: str, object_id: Any, reason: str, detail
         raise SnsError(_("Please use at most %(n)d characters.", n=REPORT_DETAILS_MAX), "details")
     report = Report(
         reporter_id=reporter.id,
-        kind=ckind.key,
+        kind=rkind.value,
         object_id=obj.id,
         reason=reason,
         details=details,
@@ -1471,6 +1525,25 @@ def create_report(reporter: User, kind: str, object_id: Any, reason: str, detail
     )
     db.session.add(report)
     return report
+
+
+def open_reports(limit: int = 100) -> list[Report]:
+    stmt = (
+        select(Report)
+        .options(selectinload(Report.reporter))
+        .order_by(Report.created_at.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(stmt).scalars())
+
+
+# --- moderation: invitation quotas ------------------------------------------------------------
+
+
+def set_invite_quota(member: User, quota: int) -> None:
+    if not 0 <= quota <= 1000:
+        raise SnsError(_("Please enter a number between 0 and 1000."), "quota")
+    member.invite_quota = quota
 
 
 # --- admin: profile fields --------------------------------------------------------------------

@@ -1,0 +1,231 @@
+"""Community pages: 404 outside visibility (also for guessed URLs), forged actions refused with
+a message and nothing changed, the .ics download, the moderators' page."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from PIL import Image as PILImage
+from sqlalchemy import func, select
+
+from app.auth.models import RoleCode
+from app.community import services
+from app.community.models import (
+    Community,
+    CommunityImage,
+    CommunityMember,
+    EventParticipant,
+    TopicPost,
+)
+from app.extensions import db
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    PILImage.new("RGB", (20, 20), "green").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _text(response: Any) -> str:
+    return str(response.get_data(as_text=True))
+
+
+def test_guests_go_to_login(app: Any, client: Any, user: Any, community: Any) -> None:
+    com = community(user)
+    for url in ("/communities", f"/communities/{com.id}"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_secret_urls_answer_404_to_non_members(
+    app: Any,
+    make: Any,
+    user: Any,
+    other_user: Any,
+    login_as: Any,
+    community: Any,
+    topic: Any,
+    event: Any,
+) -> None:
+    com = community(user, kind="secret")
+    services.set_community_image(com, user, _png())
+    db.session.commit()
+    row = topic(com, user)
+    post = services.add_post(row, user, "返信")
+    ev = event(com, user)
+    db.session.commit()
+    client = login_as(other_user)
+    gets = [
+        f"/communities/{com.id}",
+        f"/communities/{com.id}/members",
+        f"/communities/{com.id}/topics",
+        f"/communities/{com.id}/topics/new",
+        f"/communities/{com.id}/events/new",
+        f"/communities/{com.id}/edit",
+        f"/topics/{row.id}",
+        f"/posts/{post.id}/edit",
+        f"/events/{ev.id}",
+        f"/events/{ev.id}.ics",
+        f"/community-images/{com.image_token}",
+        "/communities/999999",
+        "/topics/99999999999999999999",
+    ]
+    for url in gets:
+        assert client.get(url).status_code == 404, url
+    posts = [
+        f"/communities/{com.id}/join",
+        f"/communities/{com.id}/leave",
+        f"/topics/{row.id}/reply",
+        f"/events/{ev.id}/join",
+        f"/communities/{com.id}/members/{user.handle}/remove",
+    ]
+    for url in posts:
+        assert client.post(url, data={"body": "x"}).status_code == 404, url
+    assert "secret" not in _text(client.get("/communities"))
+    assert com.name not in _text(client.get("/communities"))
+    assert com.name not in _text(client.get("/"))
+    assert db.session.execute(select(func.count(TopicPost.id))).scalar_one() == 1
+    # The member sees all of it.
+    member = login_as(user, the_client=app.test_client())
+    for url in [*gets[:3], f"/topics/{row.id}", f"/events/{ev.id}", gets[10]]:
+        assert member.get(url).status_code == 200, url
+
+
+def test_create_join_post_flow(
+    app: Any, user: Any, other_user: Any, login_as: Any, community: Any
+) -> None:
+    client = login_as(user)
+    response = client.post(
+        "/communities/new",
+        data={
+            "name": "北町 清掃ボランティア",
+            "description": "月に一度の清掃です。",
+            "category": "地域",
+            "kind": "open",
+            "image": (io.BytesIO(_png()), "a.png"),
+        },
+    )
+    assert response.status_code == 302
+    com = db.session.execute(select(Community)).scalar_one()
+    assert com.image_token
+    assert db.session.execute(select(func.count(CommunityImage.id))).scalar_one() == 1
+    other = login_as(other_user, the_client=app.test_client())
+    assert other.post(f"/communities/{com.id}/join").status_code == 302
+    assert services.membership(com, other_user) is not None
+    response = other.post(
+        f"/communities/{com.id}/topics/new", data={"title": "集合場所", "body": "どこですか？"}
+    )
+    assert response.status_code == 302
+    topic_url = response.headers["Location"]
+    page = _text(client.get(topic_url))
+    assert "集合場所" in page and "どこですか？" in page
+
+
+def test_forged_inputs_change_nothing(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any, community: Any, topic: Any
+) -> None:
+    sub, member = make.user(), make.user()
+    com = community(user, members=(sub, member, other_user))
+    services.set_role(user, com, sub, "subadmin")
+    row = topic(com, user)
+    services.set_topic_flags(row, user, closed=True)
+    db.session.commit()
+    as_sub = login_as(sub)
+    response = as_sub.post(
+        f"/communities/{com.id}/members/{user.handle}/remove", follow_redirects=True
+    )
+    assert response.status_code == 200
+    assert "管理人" in _text(response)  # a clear message, in Japanese
+    as_member = login_as(member, the_client=app.test_client())
+    response = as_member.post(
+        f"/communities/{com.id}/members/{other_user.handle}/role",
+        data={"role": "subadmin"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    response = as_member.post(
+        f"/communities/{com.id}/members/{other_user.handle}/role", data={"role": "admin"}
+    )
+    assert response.status_code == 302
+    response = as_member.post(
+        f"/topics/{row.id}/reply", data={"body": "閉じています？"}, follow_redirects=True
+    )
+    assert "締め切られ" in _text(response) or "closed" in _text(response)
+    response = as_member.post(
+        f"/topics/{row.id}/reply", data={"body": "x" * 5001}, follow_redirects=True
+    )
+    assert response.status_code == 200
+    db.session.expire_all()
+    roles = dict(
+        db.session.execute(
+            select(CommunityMember.user_id, CommunityMember.role).where(
+                CommunityMember.community_id == com.id
+            )
+        ).all()
+    )
+    assert roles == {
+        user.id: "admin",
+        sub.id: "subadmin",
+        member.id: "member",
+        other_user.id: "member",
+    }
+    assert db.session.execute(select(func.count(TopicPost.id))).scalar_one() == 0
+
+
+def test_event_join_full_and_ics(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any, community: Any, event: Any
+) -> None:
+    third = make.user()
+    com = community(user, members=(other_user, third))
+    ev = event(com, user, capacity=1, title="餅つき, 大会", place="公園; 広場")
+    client = login_as(other_user)
+    assert client.post(f"/events/{ev.id}/join").status_code == 302
+    late = login_as(third, the_client=app.test_client())
+    response = late.post(f"/events/{ev.id}/join", follow_redirects=True)
+    assert "満員" in _text(response)
+    assert db.session.execute(select(func.count(EventParticipant.user_id))).scalar_one() == 1
+    response = client.get(f"/events/{ev.id}.ics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = _text(response)
+    assert "SUMMARY:餅つき\\, 大会" in body and "LOCATION:公園\\; 広場" in body
+
+
+def test_moderation_page(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any, community: Any
+) -> None:
+    moderator = make.user(role=RoleCode.MODERATOR)
+    assert login_as(user).get("/moderation/communities").status_code == 404
+    mod = login_as(moderator, the_client=app.test_client())
+    assert mod.get("/moderation/communities").status_code == 200
+    mod.post("/moderation/communities", data={"settings-require_approval": "y"})
+    assert services.site_settings().require_approval
+    held = services.create_community(other_user, name="審査中の会", category="趣味")
+    db.session.commit()
+    assert "審査中の会" in _text(mod.get("/moderation/communities"))
+    assert login_as(user).get(f"/communities/{held.id}").status_code == 404
+    assert mod.post(f"/moderation/communities/{held.id}/approve").status_code == 302
+    db.session.expire_all()
+    assert login_as(user).get(f"/communities/{held.id}").status_code == 200
+    response = mod.post(
+        f"/moderation/communities/{held.id}/edit",
+        data={"kind": "secret", "admin_handle": other_user.handle, "reason": "相談により"},
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Community, held.id).kind == "secret"
+    assert login_as(user).get(f"/communities/{held.id}").status_code == 404
+
+
+def test_remind_events_cli(app: Any, user: Any, community: Any, event: Any) -> None:
+    com = community(user)
+    ev = event(com, user, days=0.5)
+    services.join_event(user, ev)
+    db.session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["community", "remind-events"])
+    second = runner.invoke(args=["community", "remind-events"])
+    assert first.exit_code == 0 and '"reminded": 1' in first.output
+    assert second.exit_code == 0 and '"reminded": 0' in second.output
