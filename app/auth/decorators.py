@@ -6,8 +6,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort
+from flask import abort, after_this_request
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from app.auth.models import RoleCode
 
@@ -28,3 +29,19 @@ def role_required(code: RoleCode) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def one_time_link(view: F) -> F:
+    """A page reached by a secret in its URL (mail links): its answers, errors included, send
+    `Referrer-Policy: no-referrer`, so the secret never leaves in a Referer header (A51)."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        @after_this_request
+        def _no_referrer(response: Response) -> Response:
+            response.headers["Referrer-Policy"] = "no-referrer"
+            return response
+
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.auth import bp
+from app.auth.decorators import one_time_link
 from app.auth.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -133,6 +134,7 @@ def logout() -> Response:
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
+@one_time_link
 def accept_invitation(token: str) -> Any:
     try:
         invitation = load_invitation(token)
@@ -221,6 +223,7 @@ def _one_time_link(
 
 
 @bp.route("/confirm/<token>", endpoint="confirm_email", methods=["GET", "POST"])
+@one_time_link
 def confirm_email_view(token: str) -> Any:
     return _one_time_link(
         token,
@@ -246,6 +249,7 @@ def forgot_password() -> Any:
 
 
 @bp.route("/reset/<token>", endpoint="reset_password", methods=["GET", "POST"])
+@one_time_link
 def reset_password_view(token: str) -> Any:
     try:
         peek_token(token, TokenPurpose.RESET_PASSWORD)
@@ -266,6 +270,7 @@ def reset_password_view(token: str) -> Any:
 
 
 @bp.route("/email/confirm/<token>", endpoint="confirm_email_change", methods=["GET", "POST"])
+@one_time_link
 def confirm_email_change_view(token: str) -> Any:
     return _one_time_link(
         token,

@@ -905,7 +905,7 @@ def _visit_marker() -> None:
 bp.before_app_request(_visit_marker)
 
 
-IMAGE_CSP = "sandbox; default-src 'none'"
+IMAGE_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 
 def image_headers(response: Response) -> Response:

@@ -11,6 +11,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.auth.decorators import one_time_link
 from app.extensions import db
 from app.forms import EmptyForm
 from app.i18n import _
@@ -126,6 +127,7 @@ def survey_jpki(key: str) -> Any:
 
 
 @bp.route("/r/<token>", methods=["GET"])
+@one_time_link
 def personal_link(token: str) -> Any:
     """The personal link of a request mail: leads to the survey (the token names no answer)."""
     row = db.session.execute(
@@ -294,6 +296,7 @@ def published_results(key: str) -> Any:
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@one_time_link
 def unsubscribe(token: str) -> Any:
     """One click from a request mail: stop survey requests for this monitor."""
     row = db.session.execute(

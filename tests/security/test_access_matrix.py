@@ -173,7 +173,7 @@ def test_object_route_answers_per_policy(world: World, endpoint: str) -> None:
     assert checker.requests > 0
 
 
-SWEEPERS = ("member", "ex_friend", "blocked")
+SWEEPERS = ("member", "ex_friend")
 
 
 def _rows_of(kind_name: str, owner_id: int) -> list[Any]:
