@@ -203,6 +203,7 @@ BLUEPRINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app.auth", ROLES),
     ("app.sns", ("all", "public")),
     ("app.privacy", ("all", "internal")),
+    ("app.privacy.proof_views", ("all", "public")),
     ("app.survey", ("all", "public")),
     ("app.survey.staff", ("all", "internal")),
     ("app.survey.admin_views", ("all", "internal")),

@@ -378,3 +378,48 @@ def harden_audit(role: str | None) -> None:
     statements = harden_audit_table(role)
     dialect = db.engines["pii"].dialect.name
     click.echo(json.dumps({"database": dialect, "statements": len(statements)}))
+
+
+proof_cli = AppGroup("proof", help="Signing-certificate proofs made with the My Number Card.")
+privacy_cli.add_command(proof_cli)
+
+
+@proof_cli.command("sign")
+@click.option("--message", "message_b64", required=True, help="The text shown on the web page.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--pin-env", default=None, help="Environment variable holding the password.")
+@click.option("--reader", default=None, help="Reader name (default: first with a JPKI card).")
+def proof_sign(message_b64: str, out_path: str, pin_env: str | None, reader: str | None) -> None:
+    """Sign the web page's request with the card's signing certificate; write the proof file.
+
+    Needs the signing password (6-16 letters and digits), asked without echo or read from
+    --pin-env. Exits 1 with the card's message on a wrong password, no card or no reader.
+    """
+    import base64
+    import binascii
+    import os
+
+    from app.auth.jpki.card import open_jpki_card
+    from app.auth.jpki.errors import JpkiClientError
+    from app.privacy.proofs import sign_with_card
+
+    try:
+        message = base64.b64decode(message_b64, validate=True)
+    except (ValueError, binascii.Error):
+        click.echo("error: --message is not the text shown on the page", err=True)
+        sys.exit(2)
+    if not message.startswith(b"sankaku-monitor-"):
+        click.echo("error: --message is not a Sankaku request", err=True)
+        sys.exit(2)
+    prompt = "署名用パスワード（英数字6〜16文字） / Signing password (6-16 characters)"
+    password = os.environ.get(pin_env, "") if pin_env else ""
+    try:
+        with open_jpki_card(reader) as (client, _transport):
+            if not password:
+                password = click.prompt(prompt, hide_input=True, err=True)
+            proof = sign_with_card(client, password, message)
+    except JpkiClientError as err:
+        click.echo(err.text.bilingual(), err=True)
+        sys.exit(err.exit_code)
+    Path(out_path).write_text(json.dumps(proof) + "\n")
+    click.echo(f"wrote {out_path}")

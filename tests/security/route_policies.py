@@ -265,6 +265,10 @@ POLICIES: dict[str, Policy] = {
     "privacy.purge": role(RoleCode.ADMIN),
     "privacy.purposes": role(RoleCode.STAFF),
     "privacy.purpose_new": role(RoleCode.STAFF),
+    # Re-linking a renewed card: the page acts only for a card verified in this session (else
+    # it asks for the card login); the signing-certificate proof is checked before sealing.
+    "privacy_proofs.renew": PUBLIC,
+    "privacy_proofs.renewed": PUBLIC,
     # --- announcements and site pages ---
     "notices.announcement_list": PUBLIC,
     "notices.announcement_feed": PUBLIC,
