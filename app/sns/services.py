@@ -24,6 +24,8 @@ from app.db import utcnow
 from app.extensions import db
 from app.i18n import _, _l
 from app.mail.services import queue_template_mail
+from app.moderation import wordfilter
+from app.moderation.content import ContentKind, content_kind
 from app.permissions import (
     AnonymousViewer,
     Relation,
@@ -57,7 +59,6 @@ from app.sns.models import (
     ProfileField,
     ProfileValue,
     Report,
-    ReportKind,
 )
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -766,9 +767,10 @@ def create_diary(
         created_at=created_at or utcnow(),
     )
     db.session.add(diary)
-    db.session.flush()  # images refer to the diary
+    db.session.flush()  # images and the word filter's hold refer to the diary
     for pos, item in enumerate(processed):
         _store_image(author, item, diary_id=diary.id, position=pos)
+    wordfilter.screen("diary", diary, f"{title}\n{body}")
     return diary
 
 
@@ -805,6 +807,7 @@ def update_diary(
     start = max((img.position for img in keep), default=-1) + 1
     for pos, item in enumerate(processed, start=start):
         _store_image(editor, item, diary_id=diary.id, position=pos)
+    wordfilter.screen("diary", diary, f"{title}\n{body}")
     return diary
 
 
@@ -1068,6 +1071,8 @@ def add_comment(diary: Diary, author: User, body: str) -> Comment:
     comment = Comment(diary_id=diary.id, author_id=author.id, body=body)
     db.session.add(comment)
     db.session.flush()  # notifications name the comment's diary
+    if wordfilter.screen("comment", comment, body):
+        return comment  # held for review: nobody is notified of what they cannot see
     diary_author = db.session.get(User, diary.author_id)
     told: set[int] = {author.id}
     if diary_author is not None and diary_author.id not in told:
@@ -1474,42 +1479,25 @@ REPORT_REASONS: list[tuple[str, Any]] = [
 ]
 
 
-def report_target(kind: str, object_id: Any, viewer: Viewer) -> tuple[ReportKind, Any, str]:
-    """The object a member reports and a snapshot of it; NotVisible when they cannot see it."""
+def report_target(kind: str, object_id: Any, viewer: Viewer) -> tuple[ContentKind, Any, str]:
+    """The object a member reports (any kind in `app.moderation.content`'s registry) and a
+    snapshot of it; NotVisible for an unknown kind or an object the member may not report."""
     try:
-        rkind = ReportKind(kind)
+        ckind = content_kind(kind)
         oid = int(object_id)
-    except (ValueError, TypeError):
+    except (KeyError, ValueError, TypeError):
         raise NotVisible() from None
     if not 0 < oid < 2**63:
         raise NotVisible()
-    if rkind is ReportKind.PROFILE:
-        member = db.session.get(User, oid)
-        if member is None or not can_view(viewer, member):
-            raise NotVisible()
-        intro = db.session.get(ProfileValue, (member.id, "self_intro"))
-        text = member.display_name
-        if intro is not None and can_view(viewer, intro):
-            text += "\n" + intro.value
-        return rkind, member, text
-    if rkind is ReportKind.DIARY:
-        diary = db.session.get(Diary, oid)
-        if diary is None or not can_view(viewer, diary):
-            raise NotVisible()
-        return rkind, diary, f"{diary.title}\n{diary.body}"
-    if rkind is ReportKind.COMMENT:
-        comment = db.session.get(Comment, oid)
-        if comment is None or not can_view(viewer, comment):
-            raise NotVisible()
-        return rkind, comment, comment.body
-    msg = db.session.get(Message, oid)
-    if msg is None or not message_visible(viewer, msg) or msg.recipient_id != viewer_id(viewer):
+    obj = db.session.get(ckind.model, oid)
+    if obj is None or not ckind.reportable_by(viewer, obj):
         raise NotVisible()
-    return rkind, msg, f"{msg.subject}\n{msg.body}"
+    return ckind, obj, ckind.snapshot(obj)
 
 
 def create_report(reporter: User, kind: str, object_id: Any, reason: str, details: str) -> Report:
-    rkind, obj, text = report_target(kind, object_id, reporter)
+    """File a member's report with a snapshot of what they saw; NotVisible or SnsError."""
+    ckind, obj, text = report_target(kind, object_id, reporter)
     if reason not in dict(REPORT_REASONS):
         raise SnsError(_("Please choose one of the listed options."), "reason")
     details = (details or "").strip()
@@ -1517,7 +1505,7 @@ def create_report(reporter: User, kind: str, object_id: Any, reason: str, detail
         raise SnsError(_("Please use at most %(n)d characters.", n=REPORT_DETAILS_MAX), "details")
     report = Report(
         reporter_id=reporter.id,
-        kind=rkind.value,
+        kind=ckind.key,
         object_id=obj.id,
         reason=reason,
         details=details,
@@ -1525,25 +1513,6 @@ def create_report(reporter: User, kind: str, object_id: Any, reason: str, detail
     )
     db.session.add(report)
     return report
-
-
-def open_reports(limit: int = 100) -> list[Report]:
-    stmt = (
-        select(Report)
-        .options(selectinload(Report.reporter))
-        .order_by(Report.created_at.desc())
-        .limit(limit)
-    )
-    return list(db.session.execute(stmt).scalars())
-
-
-# --- moderation: invitation quotas ------------------------------------------------------------
-
-
-def set_invite_quota(member: User, quota: int) -> None:
-    if not 0 <= quota <= 1000:
-        raise SnsError(_("Please enter a number between 0 and 1000."), "quota")
-    member.invite_quota = quota
 
 
 # --- admin: profile fields --------------------------------------------------------------------
