@@ -53,6 +53,33 @@ def renewal_message(cert: Any) -> bytes:
     return signing_message("rebind", {"certificate": cert.as_json()})
 
 
+def registration_content(email: str, project: str) -> dict[str, str]:
+    return {"email": email, "project": project}
+
+
+def registration_message(email: str, project: str) -> bytes:
+    """The bytes the signing certificate signs for a verified registration with `email`."""
+    from app.survey.services import signing_message
+
+    return signing_message("registration", registration_content(email, project))
+
+
+def check_registration_proof(email: str, project: str, proof: dict[str, str]) -> None:
+    """Check a verified-registration proof (chain, validity, revocation, the signature over this
+    email and project, basic facts present). Raises ProofError with the reason."""
+    from app.survey.services import SurveyError, verify_signing_proof
+
+    try:
+        verify_signing_proof(proof, "registration", registration_content(email, project))
+    except SurveyError as exc:
+        raise ProofError(
+            _(
+                "The proof was not accepted: it must be signed with the signing certificate of "
+                "your card, for the email address entered on this page."
+            )
+        ) from exc
+
+
 def sign_with_card(card: SigningCard, password: str, message: bytes) -> dict[str, str]:
     """Have the card sign SHA-256(message) with the signing key; return the proof
     {certificate, signature} (base64). Raises the card's errors (wrong password, blocked …)."""

@@ -20,6 +20,7 @@ from app.forms import EmptyForm
 from app.i18n import _, _l
 from app.privacy.envelopes import can_seal, run_intake
 from app.privacy.models import FIELDS, AuditEntry, InboxEnvelope, Purpose
+from app.privacy.proof_views import forget_registration_proof, registration_proof_for
 from app.privacy.services import current_consents
 from app.privacy.vault import access, vault_available
 from app.survey import bp, identity, services
@@ -135,7 +136,11 @@ def register() -> Any:
                 current_user.id if form.link_member.data and current_user.is_authenticated else None
             )
             payload = services.registration_payload(
-                data, pairs, certificate=cert, member_id=member_id
+                data,
+                pairs,
+                certificate=cert,
+                member_id=member_id,
+                signing_proof=registration_proof_for(data.email),
             )
             row = _deliver(services.submit_registration(payload))
             if row.status == "rejected":
@@ -145,6 +150,7 @@ def register() -> Any:
                 else:
                     flash(str(message), "error")
                 return _register_page(form, purposes, chosen, consent_error, cert), 422
+            forget_registration_proof()
             return redirect(url_for("survey.registered", filed=int(row.status == "filed")))
         return _register_page(form, purposes, chosen, consent_error, cert), 422
     return _register_page(form, purposes, chosen, consent_error, cert)

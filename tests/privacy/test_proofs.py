@@ -227,3 +227,80 @@ def test_the_card_command_writes_a_proof_the_server_accepts(
         args=[*args, "--message", base64.b64encode(b"pay 100 yen").decode()]
     )
     assert forged.exit_code == 2
+
+
+# --- verified registration ----------------------------------------------------------------------
+
+FORM = {
+    "name": "入力 した名前",
+    "name_kana": "ニュウリョク シタナマエ",
+    "postal_code": "940-0062",
+    "address": "みどり市北町3丁目2番1号",
+    "sex": "female",
+    "birth_date": "1990-01-01",
+    "phone": "0258-12-3456",
+    "email": "taro@example.jp",
+    "mobile_email": "",
+    "consent": ["registration:city"],
+}
+
+
+def test_verified_registration_takes_the_facts_from_the_signing_certificate(
+    jpki_app, app, client, proof_pki
+):
+    from app.privacy.vault import access
+    from app.survey.models import Monitor
+
+    assert "署名用電子証明書で登録" in client.get("/monitors/register").get_data(as_text=True)
+    page = client.post("/proofs/register", data={"email": "taro@example.jp"})
+    assert page.status_code == 200
+    message = proofs.registration_message("taro@example.jp", "default")
+    assert base64.b64encode(message).decode() in page.get_data(as_text=True)
+    proof = proofs.sign_with_card(FakeCard(proof_pki, "taro"), PASSWORD, message)
+    response = client.post(
+        "/proofs/register",
+        data={
+            "email": "taro@example.jp",
+            "proof": (io.BytesIO(json.dumps(proof).encode()), "proof.json"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/monitors/register")
+    assert "taro@example.jp" in client.get("/monitors/register").get_data(as_text=True)
+    assert client.post("/monitors/register", data=FORM).status_code == 302
+    db.session.rollback()
+    monitor = db.session.execute(select(Monitor)).scalar_one()
+    assert monitor.verified
+    [me] = access("self", "test", [monitor.pseudonym], "check")
+    assert me.name != "入力 した名前" and me.birth_date != "1990-01-01"
+    assert me.verified == "name,address,sex,birth_date"
+    # The proof is used once: the next registration in this browser is an ordinary one.
+    assert "署名用電子証明書で登録" in client.get("/monitors/register").get_data(as_text=True)
+
+
+def test_a_registration_proof_for_another_address_is_refused(jpki_app, app, client, proof_pki):
+    other = proofs.registration_message("someone@example.jp", "default")
+    proof = proofs.sign_with_card(FakeCard(proof_pki, "taro"), PASSWORD, other)
+    response = client.post(
+        "/proofs/register",
+        data={
+            "email": "taro@example.jp",
+            "proof": (io.BytesIO(json.dumps(proof).encode()), "proof.json"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "メールアドレス" in response.get_data(as_text=True)
+    # Without a checked proof the registration is an ordinary, unverified one.
+    assert client.post("/monitors/register", data=FORM).status_code == 302
+    db.session.rollback()
+    from app.survey.models import Monitor
+
+    assert db.session.execute(select(Monitor)).scalar_one().verified is False
+
+
+def test_a_bad_email_on_the_proof_page_gets_a_message(client):
+    response = client.post("/proofs/register", data={"email": "not an address"})
+    assert response.status_code == 422
+    assert "正しいメールアドレスを入力してください。" in response.get_data(as_text=True)

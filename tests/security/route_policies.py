@@ -269,6 +269,7 @@ POLICIES: dict[str, Policy] = {
     # it asks for the card login); the signing-certificate proof is checked before sealing.
     "privacy_proofs.renew": PUBLIC,
     "privacy_proofs.renewed": PUBLIC,
+    "privacy_proofs.verified_registration": PUBLIC,
     # --- announcements and site pages ---
     "notices.announcement_list": PUBLIC,
     "notices.announcement_feed": PUBLIC,
