@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: help run test setup system venv translations extract-messages lint typecheck bench \
-        demo-card clean
+        demo-card clean a11y-deps
 
 help:
 	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
@@ -40,12 +40,19 @@ extract-messages: venv
 
 setup: system venv translations
 
+# axe-core for tests/a11y, from the npm registry at the version in package-lock.json.
+A11Y := tests/a11y
+$(A11Y)/node_modules/.package-lock.json: $(A11Y)/package-lock.json
+	cd $(A11Y) && npm ci --no-audit --no-fund --loglevel=error
+
+a11y-deps: $(A11Y)/node_modules/.package-lock.json
+
 run: setup
 	@HOST=$(HOST) PORT=$(PORT) scripts/run-demo.sh
 
 test:
 	@scripts/ensure-system.sh test
-	@$(MAKE) --no-print-directory venv translations
+	@$(MAKE) --no-print-directory venv translations a11y-deps
 	@scripts/run-tests.sh
 
 lint: venv
@@ -60,5 +67,5 @@ bench: setup
 	@scripts/run-bench.sh $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info $(A11Y)/node_modules
 	find app -name '*.mo' -delete

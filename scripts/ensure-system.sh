@@ -7,6 +7,8 @@ mode="${1:-run}"
 packages=(python3-venv python3-dev gcc pcscd libpcsclite-dev swig vsmartcard-vpcd)
 if [ "$mode" = "test" ]; then
   packages+=(chromium fonts-noto-cjk postgresql-client)
+  # npm fetches axe-core for the accessibility tests (tests/a11y/package-lock.json).
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 if [ "$mode" = "bench" ]; then
   packages+=(wrk postgresql-client)

@@ -1,0 +1,128 @@
+"""Reflow (WCAG 1.4.10, 1.4.4): the main pages at a 360 px wide phone and at 200 % zoom scroll
+only vertically. A full-page screenshot of each (one image pixel per CSS pixel) is saved under
+the test's tmp dir; its width is the window's, which it would not be if anything stuck out
+sideways.
+
+200 % zoom of a 1280 × 800 window is a 640 × 400 CSS-pixel viewport at device scale 2, which is
+what the browser lays out when zoomed. Runs on SQLite only (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.a11y.conftest import PG_URL, Site, set_language
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(bool(PG_URL), reason="accessibility checks run once, on SQLite"),
+]
+
+# mode → (viewport, device scale factor, language shown)
+MODES: dict[str, tuple[dict[str, int], int, str]] = {
+    "phone-360px": ({"width": 360, "height": 740}, 1, "ja"),
+    "zoom-200pct": ({"width": 640, "height": 400}, 2, "en"),
+}
+
+PAGES: list[tuple[str, str]] = [
+    ("guest", "/"),
+    ("guest", "/auth/login"),
+    ("guest", "/auth/register"),
+    ("guest", "/diary"),
+    ("guest", "/monitors/register"),
+    ("guest", "/monitors/surveys/{survey}"),
+    ("guest", "/monitors/surveys/{survey}/results"),
+    ("member", "/"),
+    ("member", "/members/{member}"),
+    ("member", "/diary/{diary}"),
+    ("member", "/diary/new"),
+    ("member", "/search?q=桜"),
+    ("member", "/messages"),
+    ("member", "/messages/with/{friend}"),
+    ("member", "/notifications"),
+    ("member", "/auth/settings"),
+    ("member", "/settings/sns"),
+    ("staff", "/staff/surveys/{survey}"),
+    ("staff", "/staff/surveys/{survey}/results"),
+    ("monitor", "/monitors/me"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/page/1"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/page/2"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/page/3"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/confirm"),
+]
+
+
+@pytest.fixture(scope="module")
+def sized_page(
+    browser: Browser, site: Site, role_page: Callable[[str], Page]
+) -> Iterator[Callable[[str, str], Page]]:
+    """`sized_page(role, mode)`: the role's session (cookies copied) in a window of that mode.
+    The monitor has started the survey kept for these checks, so its pages exist."""
+    contexts: list[BrowserContext] = []
+    pages: dict[tuple[str, str], Page] = {}
+    monitor = role_page("monitor")
+    monitor.goto(site.url + f"/monitors/surveys/{site.ids['survey_reflow']}")
+    monitor.locator("input[name=consent]").check()
+    monitor.locator("form[action$='/start'] button").click()
+    monitor.wait_for_url("**/page/1")
+
+    def _get(role: str, mode: str) -> Page:
+        if (role, mode) not in pages:
+            viewport, scale, lang = MODES[mode]
+            state: Any = role_page(role).context.storage_state()
+            context = browser.new_context(
+                storage_state=state,
+                viewport=viewport,
+                device_scale_factor=scale,
+                locale="ja-JP" if lang == "ja" else "en-GB",
+            )
+            contexts.append(context)
+            set_language(context, site, lang)
+            page = context.new_page()
+            page.set_default_timeout(10_000)
+            pages[(role, mode)] = page
+        return pages[(role, mode)]
+
+    yield _get
+    for context in contexts:
+        context.close()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    width, height = struct.unpack(">II", path.read_bytes()[16:24])
+    return width, height
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(("role", "path"), PAGES, ids=[f"{r}:{p}" for r, p in PAGES])
+def test_no_horizontal_scrolling(
+    site: Site,
+    sized_page: Callable[[str, str], Page],
+    tmp_path: Path,
+    role: str,
+    path: str,
+    mode: str,
+) -> None:
+    viewport, _scale, lang = MODES[mode]
+    page = sized_page(role, mode)
+    response = page.goto(site.path(path))
+    assert response is not None and response.status == 200, page.url
+    assert page.locator("html").get_attribute("lang") == lang
+    sizes = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
+        " wide: [...document.querySelectorAll('main *')]"
+        ".filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(0, 5).map((el) => el.tagName.toLowerCase() + '.' + el.className)})"
+    )
+    assert sizes["inner"] == viewport["width"]
+    shot = tmp_path / f"{mode}.png"
+    page.screenshot(path=str(shot), full_page=True, scale="css", animations="disabled")
+    width, _height = _png_size(shot)
+    assert sizes["scroll"] <= sizes["inner"], f"{path} scrolls sideways ({mode}): {sizes}"
+    assert width == viewport["width"], f"screenshot {shot} is {width} CSS px wide"
