@@ -343,6 +343,9 @@ class World:
     viewers: dict[str, User | None] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)
     objects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Shared things a relation and a kind both need (e.g. the owner's community, made by the
+    # first of them to ask): relations run before kinds are built.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def user(self, viewer: str) -> Any:
         """The viewer as `can_view` wants it (a fresh User, or an anonymous viewer)."""

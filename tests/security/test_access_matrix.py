@@ -76,11 +76,24 @@ ORACLES: dict[str, Callable[[Any, Any, set[int]], bool]] = {
 }
 
 
+_ANSWERS: dict[tuple[Any, ...], Any] = {}
+
+
 def expected(world: World, policy: Policy, viewer_name: str, obj: Any) -> Any:
-    """ALLOW, LOGIN, 404 or 403 for this viewer on this object, from the declaration."""
-    viewer = world.user(viewer_name)
-    if policy.login and _vid(viewer) is None:
+    """ALLOW, LOGIN, 404 or 403 for this viewer on this object, from the declaration.
+
+    The world does not change, so each (rule, viewer, object) is asked of the oracle once.
+    """
+    if policy.login and world.viewers[viewer_name] is None:
         return LOGIN
+    key = (id(world), policy.rule, policy.kind, viewer_name, type(obj), db.inspect(obj).identity)
+    if key not in _ANSWERS:
+        _ANSWERS[key] = _oracle(world, policy, viewer_name, obj)
+    return _ANSWERS[key]
+
+
+def _oracle(world: World, policy: Policy, viewer_name: str, obj: Any) -> Any:
+    viewer = world.user(viewer_name)
     fresh = world.fresh(obj)
     kind = KINDS[policy.kind or ""]
     if policy.rule == "can_edit":

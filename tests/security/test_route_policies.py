@@ -6,6 +6,8 @@ no objects (roles, member pages, the CSRF exemption). Object routes: test_access
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask import Flask
 
@@ -70,16 +72,62 @@ def test_member_pages_send_guests_to_login(app, client):
     assert checked > 20
 
 
+def _role_pages(app: Flask, make: Any) -> list[tuple[str, str, Policy, bool]]:
+    """GET role pages with real objects in their URLs where the suite knows how to make one.
+
+    Returns (endpoint, path, policy, real): `real` when every URL argument names an object.
+    """
+    from tests.survey.surveys_helpers import open_survey
+
+    survey = open_survey(key="rolesurvey")
+    monitor = make.monitor()
+    known: dict[str, Any] = {
+        "key": survey.key,
+        "qkey": survey.questions[0].key,
+        "fmt": "csv",
+        "pseudonym": monitor.pseudonym,
+        "code": "default",
+    }
+    found = []
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        policy = POLICIES.get(rule.endpoint)
+        if policy is None or policy.access != "role" or "GET" not in (rule.methods or ()):
+            continue
+        values = {
+            name: known.get(name, 2_000_000 if "Integer" in type(conv).__name__ else "x")
+            for name, conv in rule._converters.items()
+        }
+        real = all(name in known for name in rule.arguments)
+        found.append((rule.endpoint, adapter.build(rule.endpoint, values), policy, real))
+    return found
+
+
 @pytest.mark.parametrize("held", [None, RoleCode.MODERATOR, RoleCode.STAFF])
 def test_role_pages_are_404_without_the_role(app, client, make, login_as, held):
     """R06: staff, moderator and admin pages do not exist for members lacking the role."""
     viewer = make.user(role=held) if held else make.user()
+    pages = _role_pages(app, make)
     login_as(viewer)
     checked = 0
-    for endpoint, path, policy in _rules_with(app, lambda p: p.access == "role"):
+    for endpoint, path, policy, _real in pages:
         if held is not None and viewer.has_role(policy.role):
             continue
         response = client.get(path)
         assert response.status_code == 404, (endpoint, path, response.status_code)
         checked += 1
     assert checked >= (3 if held else 5)
+
+
+def test_role_pages_open_to_their_holders(app, client, make, admin, login_as):
+    """The other side of R06: the same URLs answer the role's holders (admins hold all)."""
+    pages = _role_pages(app, make)
+    login_as(admin)
+    checked = 0
+    for endpoint, path, _policy, real in pages:
+        if not real:
+            continue
+        response = client.get(path)
+        assert response.status_code < 400, (endpoint, path, response.status_code)
+        checked += 1
+    assert checked >= 10
