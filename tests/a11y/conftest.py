@@ -100,8 +100,10 @@ def _seed(site: Site) -> None:
     from app.sns.services import create_report, send_friend_request
 
     send_friend_request(stranger, member, "公民館でお会いしました。")
-    create_report(friend, "diary", diary.id, "spam", "宣伝のように見えます。")
+    report = create_report(friend, "diary", diary.id, "spam", "宣伝のように見えます。")
     db.session.commit()
+    site.ids.update(report=report.id)
+    _seed_communities_and_notices(site, member, friend, moderator)
 
     cert = services.certificate_identity(site.pki.read("cards/taro/auth.der"))
     make.monitor(address="新潟県長岡市北町1丁目", certificate=cert, member_id=member.id)
@@ -136,6 +138,47 @@ def _seed(site: Site) -> None:
         survey_keyboard="keyboard",
         survey_reflow="reflow",
     )
+
+
+def _seed_communities_and_notices(site: Site, member: Any, friend: Any, moderator: Any) -> None:
+    """A community with a topic, a reply and an event; an announcement; a site page."""
+    from app.community import services as community
+    from app.notices import services as notices
+    from app.notices.models import PageKind
+
+    group = community.create_community(
+        member,
+        name="北町子ども食堂の会",
+        description="毎月第2土曜日に公民館で子ども食堂を開いています。",
+        category="地域",
+    )
+    db.session.flush()
+    community._insert_member(group, friend, "member")
+    topic = community.create_topic(
+        group, member, title="3月の献立", body="カレーとサラダにしようと思います。"
+    )
+    community.add_post(topic, friend, "いいですね。野菜を持っていきます。")
+    event = community.create_event(
+        group,
+        member,
+        title="子ども食堂（3月）",
+        starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=10),
+        place="北町公民館",
+        body="どなたでも参加できます。",
+        capacity=20,
+    )
+    community.join_event(friend, event)
+    notice = notices.publish_announcement(
+        moderator,
+        title="地域SNSのメンテナンスのお知らせ",
+        body="12月5日の夜にメンテナンスを行います。",
+        audience="public",
+    )
+    notices.save_page(
+        None, PageKind.PRIVACY, title="プライバシーポリシー", body="個人情報の扱いについて。"
+    )
+    db.session.commit()
+    site.ids.update(community=group.id, topic=topic.id, event=event.id, notice=notice.id)
 
 
 # One question of each type on one page, answered by keyboard in test_keyboard.py.

@@ -48,6 +48,12 @@ PAGES: list[tuple[str, str]] = [
     ("member", "/notifications"),
     ("member", "/auth/settings"),
     ("member", "/settings/sns"),
+    ("member", "/communities/{community}"),
+    ("member", "/topics/{topic}"),
+    ("member", "/events/{event}"),
+    ("moderator", "/moderation/"),
+    ("moderator", "/moderation/reports"),
+    ("moderator", "/moderation/reports/{report}"),
     ("staff", "/staff/surveys/{survey}"),
     ("staff", "/staff/surveys/{survey}/results"),
     ("monitor", "/monitors/me"),
@@ -118,7 +124,7 @@ def test_no_horizontal_scrolling(
         "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
         " wide: [...document.querySelectorAll('main *')]"
         ".filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)"
-        ".slice(0, 5).map((el) => el.tagName.toLowerCase() + '.' + el.className)})"
+        ".slice(0, 5).map((el) => el.tagName.toLowerCase() + '.' + el.getAttribute('class'))})"
     )
     assert sizes["inner"] == viewport["width"]
     shot = tmp_path / f"{mode}.png"
