@@ -121,14 +121,19 @@ def _png() -> bytes:
     return out.getvalue()
 
 
+def diary_title(label: str) -> str:
+    """A title no other title contains, so a page can be searched for exactly this entry."""
+    return f"mx-entry-{label}-end"
+
+
 def _diaries(world: World) -> dict[str, Any]:
     make, owner = world.make, world.owner
     found: dict[str, Any] = {}
     for level in LEVELS:
-        found[level] = make.diary(owner, title=f"mx {level}", visibility=level)
-    found["hidden"] = make.diary(owner, title="mx hidden", visibility="public")
+        found[level] = make.diary(owner, title=diary_title(level), visibility=level)
+    found["hidden"] = make.diary(owner, title=diary_title("hidden"), visibility="public")
     found["hidden"].hidden_at = utcnow()
-    found["deleted"] = make.diary(owner, title="mx deleted", visibility="public")
+    found["deleted"] = make.diary(owner, title=diary_title("deleted"), visibility="public")
     found["deleted"].deleted_at = utcnow()
     db.session.commit()
     return found
@@ -157,7 +162,11 @@ def _images(world: World) -> dict[str, Any]:
     found = {}
     for level in ("public", "members", "friends", "private"):
         diary = create_diary(
-            world.owner, title=f"mx photo {level}", body="写真", visibility=level, uploads=[_png()]
+            world.owner,
+            title=diary_title(f"photo-{level}"),
+            body="写真",
+            visibility=level,
+            uploads=[_png()],
         )
         db.session.commit()
         found[level] = db.session.execute(

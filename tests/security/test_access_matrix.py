@@ -214,6 +214,44 @@ def test_sweep_every_id_of_the_owner_on_every_route(world: World, sweeper: str) 
     assert swept > 50
 
 
+# A23: lists, feeds and search show the owner's entries the viewer may see, and no other.
+# (path, complete, audience): complete lists show every visible entry, the rest a visible
+# subset; a public feed is the same for everyone, so it is held to what a guest may see.
+LISTS = (
+    ("/diary", True, "viewer"),
+    ("/members/mx_owner/diary", True, "viewer"),
+    ("/members/mx_owner", False, "viewer"),
+    ("/members/mx_owner/diary.atom", False, "guest"),
+    ("/timeline", False, "viewer"),
+    ("/search?q=mx-entry", False, "viewer"),
+)
+
+
+@pytest.mark.parametrize("viewer", [spec.name for spec in VIEWERS])
+def test_lists_feeds_and_search_apply_the_same_check(world: World, viewer: str) -> None:
+    """A23: an entry outside can_view appears in no list; complete lists show all the rest."""
+    from app.sns.models import Diary
+
+    db.session.rollback()
+    entries = list(
+        db.session.execute(select(Diary).where(Diary.author_id == world.owner.id)).scalars()
+    )
+    audiences = {"viewer": world.user(viewer), "guest": AnonymousViewer()}
+    seen = {name: {d.title: can_view(who, d) for d in entries} for name, who in audiences.items()}
+    assert any(seen["viewer"].values()) or viewer in ("blocked", "blocker")
+    failures = []
+    for path, complete, audience in LISTS:
+        response = world.clients[viewer].get(path)
+        assert response.status_code in (200, 302, 404), (path, response.status_code)
+        body = response.get_data(as_text=True)
+        for title, visible in seen[audience].items():
+            if title in body and not visible:
+                failures.append(f"{path} as {viewer}: shows {title}")
+            if complete and response.status_code == 200 and visible and title not in body:
+                failures.append(f"{path} as {viewer}: leaves out {title}")
+    assert not failures, "\n".join(failures)
+
+
 def test_every_object_kind_is_exercised(world: World) -> None:
     kinds = {str(POLICIES[e].kind) for e in OBJECT_ENDPOINTS}
     missing = sorted(k for k in kinds if k not in KINDS or not world.objects.get(k))
