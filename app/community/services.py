@@ -6,8 +6,9 @@ with a message for the member or `NotVisible` (views answer 404), and never comm
 through `app.permissions.visible_to`, single objects through `can_view`.
 
 Joining a community or an event is safe under concurrency: the membership and participant rows
-have composite primary keys, the insert runs in a savepoint and a duplicate returns the row that
-won; an event's capacity is enforced by one conditional UPDATE of its participant count.
+have composite primary keys, the insert is INSERT … ON CONFLICT DO NOTHING and a duplicate
+returns the row that won; an event's capacity is enforced by one conditional UPDATE of its
+participant count.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
 from app.auth.models import User
@@ -93,6 +93,25 @@ class NotVisible(CommunityError):  # noqa: N818 - named like werkzeug NotFound
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _insert_once(model: Any, **values: Any) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when this call created the row.
+
+    Two simultaneous joins meet at the primary key or unique constraint and one of them inserts
+    nothing, without an error and without a savepoint (on PostgreSQL the loser waits for the
+    winner's commit, then skips).
+    """
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing()
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    return _rowcount(db.session.execute(stmt)) == 1
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool = True) -> str:
@@ -393,25 +412,26 @@ def load_for_join(user: Viewer, community_id: Any) -> Community:
 
 
 def _insert_member(community: Community, user: User, role: str) -> tuple[CommunityMember, bool]:
-    """Insert a membership in a savepoint; (row, True) when this call created it."""
-    try:
-        with db.session.begin_nested():
-            row = CommunityMember(community_id=community.id, user_id=user.id, role=role)
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        existing = db.session.get(CommunityMember, (community.id, user.id), populate_existing=True)
-        if existing is None:  # the other insert was for a community that just went away
-            raise NotVisible() from None
-        return existing, False
-    db.session.execute(
-        update(Community)
-        .where(Community.id == community.id)
-        .values(member_count=Community.member_count + 1)
-        .execution_options(synchronize_session=False)
+    """Insert a membership once; (row, True) when this call created it."""
+    created = _insert_once(
+        CommunityMember,
+        community_id=community.id,
+        user_id=user.id,
+        role=role,
+        joined_at=utcnow(),
     )
-    db.session.expire(community, ["member_count"])
-    return row, True
+    row = db.session.get(CommunityMember, (community.id, user.id), populate_existing=True)
+    if row is None:  # the community went away meanwhile
+        raise NotVisible()
+    if created:
+        db.session.execute(
+            update(Community)
+            .where(Community.id == community.id)
+            .values(member_count=Community.member_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(community, ["member_count"])
+    return row, created
 
 
 def join_community(user: User, community: Community) -> CommunityMember | JoinRequest:
@@ -459,18 +479,18 @@ def _request_join(community: Community, user: User, message: str = "") -> JoinRe
     ).scalar_one_or_none()
     if found is not None:
         return found
-    try:
-        with db.session.begin_nested():
-            request_row = JoinRequest(community_id=community.id, user_id=user.id, message=message)
-            db.session.add(request_row)
-            db.session.flush()
-    except IntegrityError:
-        return db.session.execute(
-            select(JoinRequest).where(
-                JoinRequest.community_id == community.id, JoinRequest.user_id == user.id
-            )
-        ).scalar_one()
-    return request_row
+    _insert_once(
+        JoinRequest,
+        community_id=community.id,
+        user_id=user.id,
+        message=message,
+        created_at=utcnow(),
+    )
+    return db.session.execute(
+        select(JoinRequest).where(
+            JoinRequest.community_id == community.id, JoinRequest.user_id == user.id
+        )
+    ).scalar_one()
 
 
 def _require_manager(community: Community, actor: User) -> str:
@@ -529,18 +549,17 @@ def invite(actor: User, community: Community, target: User | None) -> CommunityI
     found = invitation_for(community.id, target.id)
     if found is not None:
         return found
-    try:
-        with db.session.begin_nested():
-            row = CommunityInvitation(
-                community_id=community.id, user_id=target.id, inviter_id=actor.id
-            )
-            db.session.add(row)
-            db.session.flush()
-    except IntegrityError:
-        found = invitation_for(community.id, target.id)
-        assert found is not None  # noqa: S101 - the conflicting row exists
-        return found
-    return row
+    _insert_once(
+        CommunityInvitation,
+        community_id=community.id,
+        user_id=target.id,
+        inviter_id=actor.id,
+        created_at=utcnow(),
+    )
+    found = invitation_for(community.id, target.id)
+    if found is None:
+        raise NotVisible()
+    return found
 
 
 def my_invitations(user: User) -> list[CommunityInvitation]:
@@ -843,12 +862,7 @@ def _add_images(
 def _follow(topic: Topic, user_id: int) -> None:
     if db.session.get(TopicFollow, (topic.id, user_id)) is not None:
         return
-    try:
-        with db.session.begin_nested():
-            db.session.add(TopicFollow(topic_id=topic.id, user_id=user_id))
-            db.session.flush()
-    except IntegrityError:
-        return
+    _insert_once(TopicFollow, topic_id=topic.id, user_id=user_id)
 
 
 def create_topic(
@@ -1168,29 +1182,28 @@ def join_event(user: User, event: Event, now: dt.datetime | None = None) -> Even
         return existing
     if (now or utcnow()) >= event_deadline(event):
         raise CommunityError(_("The deadline for this event has passed."))
-    try:
-        with db.session.begin_nested():
-            row = EventParticipant(event_id=event.id, user_id=user.id)
-            db.session.add(row)
-            db.session.flush()
-            taken = db.session.execute(
-                update(Event)
-                .where(
-                    Event.id == event.id,
-                    or_(Event.capacity.is_(None), Event.participant_count < Event.capacity),
-                )
-                .values(participant_count=Event.participant_count + 1)
-                .execution_options(synchronize_session=False)
+    created = _insert_once(EventParticipant, event_id=event.id, user_id=user.id, joined_at=utcnow())
+    if created:
+        taken = db.session.execute(
+            update(Event)
+            .where(
+                Event.id == event.id,
+                or_(Event.capacity.is_(None), Event.participant_count < Event.capacity),
             )
-            if _rowcount(taken) == 0:
-                raise CommunityError(_("This event is full."))
-    except IntegrityError:
-        found = db.session.get(EventParticipant, (event.id, user.id), populate_existing=True)
-        if found is None:
-            raise NotVisible() from None
-        return found
-    finally:
+            .values(participant_count=Event.participant_count + 1)
+            .execution_options(synchronize_session=False)
+        )
         db.session.expire(event, ["participant_count"])
+        if _rowcount(taken) == 0:
+            db.session.execute(
+                delete(EventParticipant).where(
+                    EventParticipant.event_id == event.id, EventParticipant.user_id == user.id
+                )
+            )
+            raise CommunityError(_("This event is full."))
+    row = db.session.get(EventParticipant, (event.id, user.id), populate_existing=True)
+    if row is None:
+        raise NotVisible()
     return row
 
 
