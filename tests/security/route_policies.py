@@ -31,8 +31,10 @@ HOW TO DECLARE AN ENDPOINT (one line in `POLICIES`, keyed by the endpoint name):
   - `fixed` gives values for the route's other URL arguments (e.g. {"action": "accept"}).
 
 When you add a kind (community, topic, event…) add it to the KINDS table in
-tests/security/test_access_matrix.py as data; when you add a viewer relation (community member,
-community admin) add it to its VIEWERS table.
+tests/security/matrix_world.py as data; a viewer relation (community member, community admin)
+goes into its RELATIONS and VIEWERS tables; a new rule into RULES here and its oracle into
+ORACLES in tests/security/test_access_matrix.py; a new form into FORMS in
+tests/security/test_mass_assignment.py (valid data, and what the result must hold).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from flask import Flask
 
 from app import create_app
 from app.auth.models import RoleCode
+from tests.security.matrix_world import normalised
 from tests.security.route_policies import POLICIES, Policy
 from tests.security.test_every_route import CSRF_EXEMPT, concrete_path
 
@@ -109,12 +110,15 @@ def test_role_pages_are_404_without_the_role(app, client, make, login_as, held):
     viewer = make.user(role=held) if held else make.user()
     pages = _role_pages(app, make)
     login_as(viewer)
+    missing = normalised(client.get("/no/such/page").get_data(as_text=True))
     checked = 0
     for endpoint, path, policy, _real in pages:
         if held is not None and viewer.has_role(policy.role):
             continue
         response = client.get(path)
         assert response.status_code == 404, (endpoint, path, response.status_code)
+        body = normalised(response.get_data(as_text=True), path, "/no/such/page")
+        assert body == missing, (endpoint, path, "the 404 differs from a missing page's")
         checked += 1
     assert checked >= (3 if held else 5)
 
