@@ -9,9 +9,9 @@ from playwright.sync_api import Page
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 BLOCKING = ("serious", "critical")
 
-_RUN = """async (tags) => {
+_RUN = """async (only) => {
   const result = await window.axe.run(document, {
-    runOnly: {type: "tag", values: tags},
+    runOnly: only,
     resultTypes: ["violations"],
   });
   return result.violations.map((v) => ({
@@ -23,15 +23,18 @@ _RUN = """async (tags) => {
 }"""
 
 
-def axe_violations(page: Page, axe_source: str) -> list[dict[str, Any]]:
-    """The WCAG 2.1 A/AA violations axe finds in the page as it is now.
+def axe_violations(
+    page: Page, axe_source: str, rules: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The WCAG 2.1 A/AA violations axe finds in the page as it is now (or those of `rules`).
 
     The script is evaluated through the DevTools protocol, so the page's Content Security
     Policy (nonces, no inline scripts) stays on and the page behaves as in production.
     """
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(f"() => {{ {axe_source}\n;window.axe = axe; }}")
-    violations: list[dict[str, Any]] = page.evaluate(_RUN, WCAG_TAGS)
+    only = {"type": "rule", "values": rules} if rules else {"type": "tag", "values": WCAG_TAGS}
+    violations: list[dict[str, Any]] = page.evaluate(_RUN, only)
     return violations
 
 

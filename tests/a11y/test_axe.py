@@ -201,3 +201,17 @@ def test_axe_reports_what_it_should(
     )
     found = {v["id"]: v["impact"] for v in blocking(axe_violations(page, axe_source))}
     assert found == {"image-alt": "critical", "label": "critical", "color-contrast": "serious"}
+
+
+@pytest.mark.parametrize("path", ["/search?q=桜", "/members"])
+def test_search_landmarks_are_told_apart(
+    site: Site, role_page: Callable[[str], Page], axe_source: str, path: str
+) -> None:
+    """The header's site search and a page's own search form are two search landmarks; screen
+    reader users tell them apart by name (axe's landmark-unique, a best practice)."""
+    page = role_page("member")
+    set_language(page.context, site, "en")
+    page.goto(site.path(path))
+    assert page.locator("form[role=search]").count() == 2
+    found = axe_violations(page, axe_source, rules=["landmark-unique"])
+    assert not found, describe(path, found)
