@@ -49,6 +49,8 @@ def settings_from_form(form: Any) -> dict[str, Any]:
             "districts": form.getlist("districts"),
             "sexes": form.getlist("sexes"),
             "age_bands": form.getlist("age_bands"),
+            "sns_members": form.get("audience") in ("sns", "both"),
+            "monitors": form.get("audience") != "sns",
         },
     }
 

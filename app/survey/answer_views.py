@@ -1,6 +1,7 @@
 """Answering pages on the public site (/monitors/surveys/…): intro with the anonymity statement
 and consent, JPKI step-up, one page at a time with server-side autosave, a confirmation page,
-submit with a receipt code, receipt check, published results and unsubscribe."""
+submit with a receipt code (a retry of the same form gets the same receipt), receipt check,
+published results, unsubscribe, and the SNS member's choice to hear about surveys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,8 +17,9 @@ from app.auth.decorators import one_time_link
 from app.extensions import db
 from app.forms import EmptyForm
 from app.i18n import _
-from app.survey import answering, bp, identity
+from app.survey import answering, bp, identity, recruitment
 from app.survey.answering import AlreadyAnswered, AnswerError
+from app.survey.forms import SnsSurveysForm
 from app.survey.questions import OTHER, is_visible
 from app.survey.surveys_models import Invitation, RequestOptOut, Survey
 
@@ -94,13 +97,13 @@ def survey_list() -> str:
 @bp.route("/surveys/<key>", methods=["GET"])
 def survey_intro(key: str) -> str:
     survey = _survey_or_404(key)
-    monitor = identity.current_monitor()
+    respondent = identity.current_respondent()
     reason = ""
     state = "ready"
     try:
         answering.check_open(survey)
-        answering.check_eligible(survey, monitor)
-        row = answering.participation_for(survey, monitor) if monitor else None
+        answering.check_eligible(survey, respondent)
+        row = answering.participation_for(survey, respondent)
         if row is not None and row.status == "submitted":
             state = "answered"
         elif row is not None:
@@ -108,7 +111,12 @@ def survey_intro(key: str) -> str:
     except AnswerError as err:
         reason, state = err.message, err.code
     return render_template(
-        "survey/answer_intro.html", survey=survey, state=state, reason=reason, form=EmptyForm()
+        "survey/answer_intro.html",
+        survey=survey,
+        state=state,
+        reason=reason,
+        form=EmptyForm(),
+        sns=answering.sns_open(survey),
     )
 
 
@@ -121,8 +129,8 @@ def survey_jpki(key: str) -> Any:
         return redirect(url_for("survey.survey_intro", key=survey.key))
     monitor = identity.remember_certificate(cert)
     db.session.commit()
-    if monitor is None:
-        return render_template("survey/not_registered.html")
+    if monitor is None and identity.current_respondent() is None:
+        return render_template("survey/not_registered.html", survey=survey)
     return redirect(url_for("survey.survey_intro", key=survey.key))
 
 
@@ -155,7 +163,7 @@ def survey_start(key: str) -> Any:
         abort(400)
     try:
         draft = answering.start(
-            survey, identity.current_monitor(), consented=request.form.get("consent") == "yes"
+            survey, identity.current_respondent(), consented=request.form.get("consent") == "yes"
         )
         db.session.commit()
     except AnswerError as err:
@@ -169,13 +177,13 @@ def survey_start(key: str) -> Any:
 @bp.route("/surveys/<key>/page/<int:page>", methods=["GET", "POST"])
 def survey_page(key: str, page: int) -> Any:
     survey = _survey_or_404(key)
-    monitor = identity.current_monitor()
+    respondent = identity.current_respondent()
     try:
         answering.check_open(survey)
         token = request.form.get("draft") if request.method == "POST" else None
         if request.method == "POST" and not token:
             raise answering.DraftMismatch(_("Please reload the page and try again."))
-        draft = answering.draft_for(survey, monitor, token)
+        draft = answering.draft_for(survey, respondent, token)
     except AnswerError as err:
         db.session.rollback()
         return _refused(survey, err)
@@ -228,7 +236,7 @@ def survey_confirm(key: str) -> Any:
     survey = _survey_or_404(key)
     try:
         answering.check_open(survey)
-        draft = answering.draft_for(survey, identity.current_monitor())
+        draft = answering.draft_for(survey, identity.current_respondent())
     except AnswerError as err:
         return _refused(survey, err)
     answers = answering.draft_answers(draft)
@@ -248,21 +256,28 @@ def survey_submit(key: str) -> Any:
     survey = _survey_or_404(key)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    monitor = identity.current_monitor()
+    respondent = identity.current_respondent()
+    token = request.form.get("draft") or ""
     try:
-        token = request.form.get("draft") or ""
-        if monitor is not None and answering.participation_for(survey, monitor) is None:
+        if respondent is not None and answering.participation_for(survey, respondent) is None:
             raise answering.DraftMismatch(_("Please start the survey from its first page."))
-        draft = answering.draft_for(survey, monitor, token) if monitor else None
+        draft = answering.draft_for(survey, respondent, token) if respondent else None
         answers = answering.draft_answers(draft) if draft else {}
-        receipt = answering.submit(survey, monitor, answers, draft_token=token)
+        receipt = answering.submit(survey, respondent, answers, draft_token=token)
         db.session.commit()
+    except (AlreadyAnswered, IntegrityError) as err:
+        db.session.rollback()  # a fresh transaction sees the first submit's commit
+        first = answering.first_receipt(survey, respondent, token)
+        if first is not None:  # a retry of the same form: the first result again
+            return render_template(
+                "survey/answer_done.html", survey=survey, receipt=first, already=False
+            )
+        if isinstance(err, IntegrityError):
+            err = AlreadyAnswered(_("You have already answered this survey."))
+        return _refused(survey, err, 409)
     except AnswerError as err:
         db.session.rollback()
         return _refused(survey, err, 422 if err.code == "invalid" else 409)
-    except IntegrityError:
-        db.session.rollback()
-        return _refused(survey, AlreadyAnswered(_("You have already answered this survey.")))
     return render_template("survey/answer_done.html", survey=survey, receipt=receipt, already=False)
 
 
@@ -317,3 +332,20 @@ def unsubscribe(token: str) -> Any:
                 db.session.rollback()
         done = True
     return render_template("survey/unsubscribe.html", form=form, done=done, token=token)
+
+
+@bp.route("/sns-settings", methods=["GET", "POST"])
+@login_required
+def sns_settings() -> Any:
+    """The member's own choice: hear about surveys open to SNS members and answer them."""
+    # On a POST only the posted checkbox counts (an unticked box is simply absent).
+    data = (
+        None if request.method == "POST" else {"opt_in": recruitment.is_opted_in(current_user.id)}
+    )
+    form = SnsSurveysForm(data=data)
+    if form.validate_on_submit():
+        recruitment.set_opt_in(current_user, bool(form.opt_in.data))
+        db.session.commit()
+        flash(_("Your survey settings have been saved."), "success")
+        return redirect(url_for("survey.sns_settings"))
+    return render_template("survey/sns_settings.html", form=form)

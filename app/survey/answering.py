@@ -1,10 +1,13 @@
 """Answering services: eligibility, participation, drafts, the once-only submit and receipts.
 
 Order enforced here, not in the browser (A62): the participation row is created after consent
-by a JPKI-verified monitor; pages autosave into a draft keyed to that participation; submit
-checks the period, the step-up, every answer, then flips the participation to "submitted" with a
-conditional UPDATE (the database settles races, A63) and writes the unlinkable response in the
-same transaction, deleting the draft. Services never commit.
+by a JPKI-verified respondent (a monitor, or an opted-in SNS member whose card maps to no
+monitor, for surveys open to SNS members); pages autosave into a draft keyed to that
+participation; submit checks the period, the step-up, every answer, then flips the
+participation to "submitted" with a conditional UPDATE (the database settles races, A63) and
+writes the unlinkable response in the same transaction, deleting the draft. A retried submit
+of the same form (same draft token) returns the first receipt (security.md §4.2). Services
+never commit.
 """
 
 from __future__ import annotations
@@ -13,9 +16,15 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -77,43 +86,124 @@ def check_open(survey: Survey, now: dt.datetime | None = None) -> None:
         raise SurveyNotOpen(_("This survey has not opened yet."))
 
 
-def check_eligible(survey: Survey, monitor: Monitor | None) -> Monitor:
-    """Raise StepUpRequired without a fresh JPKI monitor, NotEligible outside the target."""
-    if monitor is None:
+@dataclass(frozen=True)
+class Respondent:
+    """Who answers, as proven by this session's JPKI certificate.
+
+    `monitor`: the monitor bound to the certificate, if any — then the monitor is the person
+    and guards "once only", however they answer. `member_id`: the SNS member the certificate
+    is bound to, if any; `member_opted_in` when that member is the one logged in and has opted
+    in to surveys (then they may answer surveys open to SNS members). A monitor whose card is
+    also bound to a member cannot answer again after answering as that member.
+    """
+
+    monitor: Monitor | None = None
+    member_id: int | None = None
+    member_opted_in: bool = False
+
+    @property
+    def guard(self) -> tuple[str, int]:
+        """The participation column and value that stand for this person."""
+        if self.monitor is not None:
+            return "monitor_id", self.monitor.id
+        assert self.member_id is not None  # noqa: S101 - the constructor below ensures it
+        return "member_id", self.member_id
+
+
+Who = Monitor | Respondent | None
+
+
+def as_respondent(who: Who) -> Respondent | None:
+    if who is None or isinstance(who, Respondent):
+        if who is not None and who.monitor is None and who.member_id is None:
+            return None
+        return who
+    return Respondent(monitor=who)
+
+
+def sns_open(survey: Survey) -> bool:
+    """Whether opted-in SNS members are in the survey's target."""
+    return bool(survey.target.get("sns_members"))
+
+
+def monitors_targeted(survey: Survey) -> bool:
+    """Whether monitors are in the target (all but SNS-only surveys)."""
+    return survey.target.get("monitors", True) is not False
+
+
+def check_eligible(survey: Survey, who: Who) -> Respondent:
+    """Raise StepUpRequired without a fresh JPKI respondent, NotEligible outside the target."""
+    respondent = as_respondent(who)
+    if respondent is None:
         raise StepUpRequired(_("Please log in with your My Number Card first."))
-    if not is_targeted(survey, monitor):
-        raise NotEligible(_("This survey is for other residents, so you cannot answer it."))
-    return monitor
-
-
-def participation_for(survey: Survey, monitor: Monitor) -> Participation | None:
-    return db.session.execute(
-        select(Participation).where(
-            Participation.survey_id == survey.id, Participation.monitor_id == monitor.id
+    monitor = respondent.monitor
+    if monitor is not None and monitors_targeted(survey) and is_targeted(survey, monitor):
+        return respondent
+    if sns_open(survey) and respondent.member_opted_in:
+        return respondent
+    if monitor is None and sns_open(survey):
+        raise NotEligible(
+            _(
+                "This survey is open to SNS members who chose to hear about surveys in their "
+                "settings. Please choose it there, then come back."
+            )
         )
+    raise NotEligible(_("This survey is for other residents, so you cannot answer it."))
+
+
+def _guard_clause(survey: Survey, respondent: Respondent) -> Any:
+    column, value = respondent.guard
+    return (Participation.survey_id == survey.id) & (getattr(Participation, column) == value)
+
+
+def participation_for(survey: Survey, who: Who) -> Participation | None:
+    respondent = as_respondent(who)
+    if respondent is None:
+        return None
+    return db.session.execute(
+        select(Participation).where(_guard_clause(survey, respondent))
     ).scalar_one_or_none()
 
 
-def _insert_participation(survey_id: int, monitor_id: int) -> None:
-    """INSERT … ON CONFLICT DO NOTHING: a second participation for the pair is impossible."""
+def _answered_as_member(survey: Survey, respondent: Respondent) -> bool:
+    """A monitor whose card is also bound to an SNS member who already answered as such."""
+    if respondent.monitor is None or respondent.member_id is None:
+        return False
+    return (
+        db.session.execute(
+            select(Participation.id).where(
+                Participation.survey_id == survey.id,
+                Participation.member_id == respondent.member_id,
+                Participation.status == "submitted",
+            )
+        ).first()
+        is not None
+    )
+
+
+def _insert_participation(survey_id: int, respondent: Respondent) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: a second participation for the person is impossible."""
+    column, value = respondent.guard
     dialect = db.session.get_bind(mapper=Participation.__mapper__).dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(Participation)
-        .values(survey_id=survey_id, monitor_id=monitor_id, status="started")
-        .on_conflict_do_nothing(index_elements=["survey_id", "monitor_id"])
+        .values(survey_id=survey_id, status="started", **{column: value})
+        .on_conflict_do_nothing(index_elements=["survey_id", column])
     )
     db.session.execute(stmt)
 
 
-def start(survey: Survey, monitor: Monitor | None, *, consented: bool) -> Draft:
+def start(survey: Survey, who: Who, *, consented: bool) -> Draft:
     """After consent: the participation (once) and its draft. Raise AnswerError subclasses."""
     check_open(survey)
-    monitor = check_eligible(survey, monitor)
+    respondent = check_eligible(survey, who)
     if not consented:
         raise AnswersInvalid(_("Please confirm that you have read how your answers are handled."))
-    _insert_participation(survey.id, monitor.id)
-    row = participation_for(survey, monitor)
+    if _answered_as_member(survey, respondent):
+        raise AlreadyAnswered(_("You have already answered this survey. Thank you."))
+    _insert_participation(survey.id, respondent)
+    row = participation_for(survey, respondent)
     if row is None or row.status != "started":
         raise AlreadyAnswered(_("You have already answered this survey. Thank you."))
     draft = db.session.get(Draft, row.id)
@@ -123,11 +213,11 @@ def start(survey: Survey, monitor: Monitor | None, *, consented: bool) -> Draft:
     return draft
 
 
-def draft_for(survey: Survey, monitor: Monitor | None, token: str | None = None) -> Draft:
-    """This monitor's draft; raise when there is none (answered / not started) or when `token`
-    (carried by the form) names another draft."""
-    monitor = check_eligible(survey, monitor)
-    row = participation_for(survey, monitor)
+def draft_for(survey: Survey, who: Who, token: str | None = None) -> Draft:
+    """This respondent's draft; raise when there is none (answered / not started) or when
+    `token` (carried by the form) names another draft."""
+    respondent = check_eligible(survey, who)
+    row = participation_for(survey, respondent)
     if row is not None and row.status == "submitted":
         raise AlreadyAnswered(_("You have already answered this survey. Thank you."))
     draft = db.session.get(Draft, row.id) if row is not None else None
@@ -192,19 +282,73 @@ def receipt_hash(survey: Survey, code: str) -> str:
     return hashlib.sha256(f"{survey.id}|{normal}".encode()).hexdigest()
 
 
+def _retry_key(survey: Survey, participation_id: int, draft_token: str) -> bytes:
+    """The key of a participation's retry box: from the draft token (which only the
+    respondent's page keeps after submit) and the app secret."""
+    salt = hashlib.sha256(
+        b"sankaku-survey-retry\x00" + str(current_app.config["SECRET_KEY"]).encode()
+    ).digest()
+    info = f"survey-retry|{survey.id}|{participation_id}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(
+        draft_token.encode()
+    )
+
+
+def seal_receipt(survey: Survey, participation_id: int, draft_token: str, code: str) -> bytes:
+    nonce = secrets.token_bytes(12)
+    box = AESGCM(_retry_key(survey, participation_id, draft_token))
+    return nonce + box.encrypt(nonce, code.encode(), f"{survey.id}|{participation_id}".encode())
+
+
+def first_receipt(survey: Survey, who: Who, draft_token: str | None) -> str | None:
+    """The receipt of this respondent's first submit when `draft_token` is that submit's form
+    token (a retry); None otherwise (another form, another person, or after the scrub)."""
+    respondent = as_respondent(who)
+    if respondent is None or not draft_token or len(draft_token) > 100:
+        return None
+    row = participation_for(survey, respondent)
+    if row is None or row.status != "submitted" or not row.retry_box:
+        return None
+    box = bytes(row.retry_box)
+    try:
+        plain = AESGCM(_retry_key(survey, row.id, draft_token)).decrypt(
+            box[:12], box[12:], f"{survey.id}|{row.id}".encode()
+        )
+    except (InvalidTag, ValueError):
+        return None
+    return plain.decode()
+
+
 def submit(
     survey: Survey,
-    monitor: Monitor | None,
+    who: Who,
     raw: dict[str, Any],
     *,
     draft_token: str | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """Record one monitor's answers once; return the receipt code (shown once, kept nowhere).
+    """Record one respondent's answers once; return the receipt code.
 
-    Raises SurveyNotOpen, StepUpRequired, NotEligible, DraftMismatch, AnswersInvalid or
-    AlreadyAnswered. Nothing is stored unless everything holds.
+    A retry of the same form (same `draft_token`) after the first submit committed returns the
+    first receipt and stores nothing. Raises SurveyNotOpen, StepUpRequired, NotEligible,
+    DraftMismatch, AnswersInvalid or AlreadyAnswered. Nothing is stored unless everything holds.
     """
+    try:
+        return _submit(survey, who, raw, draft_token, now)
+    except AlreadyAnswered:
+        first = first_receipt(survey, who, draft_token) if draft_token else None
+        if first is None:
+            raise
+        return first  # a retry of the submitted form: its first result, nothing stored
+
+
+def _submit(
+    survey: Survey,
+    who: Who,
+    raw: dict[str, Any],
+    draft_token: str | None,
+    now: dt.datetime | None,
+) -> str:
     moment = now or utcnow()
     if not db.session().in_transaction():
         # A write: on SQLite take the write lock first (BEGIN IMMEDIATE), so concurrent
@@ -214,42 +358,47 @@ def submit(
             execution_options={"sqlite_begin": "immediate"},
         )
     check_open(survey, moment)
-    monitor = check_eligible(survey, monitor)
+    respondent = check_eligible(survey, who)
     if draft_token is not None:
-        draft_for(survey, monitor, draft_token)
+        draft_for(survey, respondent, draft_token)
     answers, errors = clean_answers(list(survey.questions), raw)
     if errors:
         raise AnswersInvalid(_("Some answers need attention."), errors)
     if not answers:
         raise AnswersInvalid(_("Please answer at least one question."))
-    _insert_participation(survey.id, monitor.id)
+    if _answered_as_member(survey, respondent):
+        raise AlreadyAnswered(_("You have already answered this survey. Thank you."))
+    _insert_participation(survey.id, respondent)
     flipped = db.session.execute(
         update(Participation)
-        .where(
-            Participation.survey_id == survey.id,
-            Participation.monitor_id == monitor.id,
-            Participation.status == "started",
-        )
+        .where(_guard_clause(survey, respondent), Participation.status == "started")
         .values(status="submitted")
         .execution_options(synchronize_session=False)
     )
     if flipped.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyAnswered(_("You have already answered this survey. Thank you."))
     participation_id = db.session.execute(
-        select(Participation.id).where(
-            Participation.survey_id == survey.id, Participation.monitor_id == monitor.id
-        )
+        select(Participation.id).where(_guard_clause(survey, respondent))
     ).scalar_one()
     db.session.execute(delete(Draft).where(Draft.participation_id == participation_id))
     cells, texts = to_cells(survey.questions, answers)
     code = new_receipt()
+    if draft_token:
+        db.session.execute(
+            update(Participation)
+            .where(Participation.id == participation_id)
+            .values(retry_box=seal_receipt(survey, participation_id, draft_token, code))
+            .execution_options(synchronize_session=False)
+        )
+    monitor = respondent.monitor
+    # A member who is no monitor has no certified segment: stored as unknown ("").
     response = Response(
         id=secrets.token_hex(16),
         survey_id=survey.id,
         answered_on=moment.astimezone(JST).date(),
-        district=monitor.district or "",
-        sex=monitor.sex or "",
-        age_band=band_name(monitor.age_band),
+        district=(monitor.district or "") if monitor else "",
+        sex=(monitor.sex or "") if monitor else "",
+        age_band=band_name(monitor.age_band) if monitor else "",
         cells_json=json.dumps(scalar_cells(survey.questions, cells), ensure_ascii=False),
         texts_json=json.dumps(texts, ensure_ascii=False, sort_keys=True),
         codes=to_codes(survey.questions, cells),
@@ -260,7 +409,9 @@ def submit(
         db.session.flush()  # the link refers to the response row
         db.session.add(
             NamedLink(
-                response_id=response.id, survey_id=survey.id, monitor_pseudonym=monitor.pseudonym
+                response_id=response.id,
+                survey_id=survey.id,
+                monitor_pseudonym=monitor.pseudonym if monitor else f"U{respondent.member_id}",
             )
         )
     return code

@@ -121,3 +121,15 @@ class ExportForm(BaseForm):
     purpose = SelectField(_l("Purpose"), choices=[], validators=[Required()])
     recipient = SelectField(_l("Recipient"), choices=[], validators=[Required()])
     reason = StringField(_l("Why do you need it?"), validators=[Required()])
+
+
+class SnsSurveysForm(BaseForm):
+    """An SNS member's choice to hear about surveys open to SNS members."""
+
+    opt_in = BooleanField(
+        _l("Tell me about surveys open to SNS members, and let me answer them as a member"),
+        description=_l(
+            "You see a banner and get a notification when such a survey opens. Answering "
+            "still needs your My Number Card, and your answers stay anonymous."
+        ),
+    )

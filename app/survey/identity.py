@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.extensions import db
+from app.survey.answering import Respondent
 from app.survey.models import Monitor
 from app.survey.services import CertIdentity, monitor_for_certificate
 
@@ -99,6 +100,40 @@ def current_monitor() -> Monitor | None:
     if monitor is None or monitor.status != "active":
         return None
     return monitor
+
+
+def member_for_cert(cert: CertIdentity) -> int | None:
+    """The SNS member (user id) this certificate is bound to (the JPKI binding of accounts)."""
+    from app.auth.jpki_web import cert_key
+    from app.auth.models import CertificateBinding
+
+    key = cert_key(cert.anchor, cert.serial, cert.spki_sha256)
+    return db.session.execute(
+        select(CertificateBinding.user_id).where(CertificateBinding.cert_key == key)
+    ).scalar_one_or_none()
+
+
+def current_respondent() -> Respondent | None:
+    """Who may answer in this session: the monitor of the verified card and/or the SNS member
+    it is bound to (opted in and logged in here). None without a fresh card check."""
+    from flask_login import current_user
+
+    from app.survey.recruitment import is_opted_in
+
+    monitor = current_monitor()
+    cert = verified_certificate()
+    member_id = member_for_cert(cert) if cert is not None else None
+    opted_in = False
+    if (
+        member_id is not None
+        and current_user.is_authenticated
+        and current_user.id == member_id
+        and current_user.is_active
+    ):
+        opted_in = is_opted_in(member_id)
+    if monitor is None and not opted_in:
+        return None
+    return Respondent(monitor=monitor, member_id=member_id, member_opted_in=opted_in)
 
 
 def forget() -> None:

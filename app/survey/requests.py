@@ -38,7 +38,9 @@ def _pending(survey: Survey, kind: str, batch: int) -> list[tuple[Invitation, Mo
         stmt = stmt.where(Invitation.requested_at.is_(None))
     else:
         answered = select(Participation.monitor_id).where(
-            Participation.survey_id == survey.id, Participation.status == "submitted"
+            Participation.survey_id == survey.id,
+            Participation.status == "submitted",
+            Participation.monitor_id.is_not(None),  # NOT IN over a NULL would match nobody
         )
         stmt = stmt.where(
             Invitation.requested_at.is_not(None),

@@ -22,7 +22,7 @@ def scrub(survey: Survey) -> dict[str, int]:
     parts = db.session.execute(
         update(Participation)
         .where(Participation.survey_id == survey.id, Participation.status == "submitted")
-        .values(status="submitted")
+        .values(status="submitted", retry_box=None)  # the retry window ends here too
         .execution_options(synchronize_session=False)
     )
     rows = db.session.execute(

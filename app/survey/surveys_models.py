@@ -198,8 +198,18 @@ class RequestOptOut(db.Model):  # type: ignore[name-defined]
 
 
 class Participation(db.Model):  # type: ignore[name-defined]
-    """The envelope: this monitor started / submitted this survey. Nothing about the answers
-    and no time at all (A54): the unique (survey, monitor) pair settles "once only"."""
+    """The envelope: this person started / submitted this survey. Nothing about the answers
+    and no time at all (A54): the unique (survey, monitor) and (survey, member) pairs settle
+    "once only".
+
+    The person is the monitor when the certificate maps to one; only a card that maps to no
+    monitor answers as an opted-in SNS member (`member_id`). Exactly one of the two is set.
+
+    `retry_box` makes a retried submit return its first result (security.md §4.2): the receipt
+    code sealed with a key derived from the submitted form's draft token, which the server
+    deletes with the draft, so the box cannot be opened without the respondent's page. Cleared
+    by `flask survey scrub`.
+    """
 
     __tablename__ = "survey_participations"
 
@@ -207,14 +217,45 @@ class Participation(db.Model):  # type: ignore[name-defined]
     survey_id: Mapped[int] = mapped_column(
         ForeignKey("survey_surveys.id", ondelete="CASCADE"), index=True
     )
-    monitor_id: Mapped[int] = mapped_column(
+    monitor_id: Mapped[int | None] = mapped_column(
         ForeignKey("survey_monitors.id", ondelete="CASCADE"), index=True
     )
+    member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     status: Mapped[str] = mapped_column(String(10), default="started")  # started | submitted
+    retry_box: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     __table_args__ = (
         UniqueConstraint("survey_id", "monitor_id"),
+        UniqueConstraint("survey_id", "member_id"),
         CheckConstraint("status IN ('started', 'submitted')", name="status"),
+        CheckConstraint("(monitor_id IS NULL) <> (member_id IS NULL)", name="one_person"),
+    )
+
+
+class SnsOptIn(db.Model):  # type: ignore[name-defined]
+    """An SNS member who wants to hear about surveys open to SNS members (banner and
+    notification) and may answer them as a member. Set on the member's own settings page."""
+
+    __tablename__ = "survey_sns_optins"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class SnsAnnouncement(db.Model):  # type: ignore[name-defined]
+    """A survey announced to one opted-in member (one notification each; resumable). Says who
+    was told, never who answered."""
+
+    __tablename__ = "survey_sns_announcements"
+
+    survey_id: Mapped[int] = mapped_column(
+        ForeignKey("survey_surveys.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 

@@ -32,12 +32,15 @@ def band_decade(name: str) -> int | None:
 
 
 def clean_target(raw: Any, districts: list[str]) -> dict[str, Any]:
-    """Normalise a target {"districts", "sexes", "age_bands", "sns_members"}; raise ValueError."""
+    """Normalise a target {"districts", "sexes", "age_bands", "sns_members", "monitors"}; raise
+    ValueError. The segment filters choose monitors; `sns_members: true` adds SNS members who
+    opted in to surveys; `monitors: false` leaves monitors out (a survey for SNS members only).
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ValueError(_("The target must list districts, sexes and age bands."))
-    unknown = set(raw) - {"districts", "sexes", "age_bands", "sns_members"}
+    unknown = set(raw) - {"districts", "sexes", "age_bands", "sns_members", "monitors"}
     if unknown:
         raise ValueError(_("Unknown target field: %(f)s", f=", ".join(sorted(unknown))))
     out: dict[str, Any] = {}
@@ -53,6 +56,10 @@ def clean_target(raw: Any, districts: list[str]) -> dict[str, Any]:
             out[name] = sorted(set(values), key=allowed.index)
     if raw.get("sns_members"):
         out["sns_members"] = True
+    if "monitors" in raw and not raw["monitors"]:
+        if not out.get("sns_members"):
+            raise ValueError(_("Choose who can answer: monitors, SNS members or both."))
+        out["monitors"] = False
     return out
 
 
@@ -84,6 +91,8 @@ def draw_sample(survey: Survey, seed: int | None = None) -> int:
     monitors already invited stay invited. Returns the number of invitations.
     """
     monitors = list(db.session.execute(target_query(survey)).scalars())
+    if survey.target.get("monitors", True) is False:
+        monitors = []  # a survey for SNS members only invites no monitor
     if survey.sample_size and survey.sample_size < len(monitors):
         if survey.sample_seed is None:
             survey.sample_seed = seed if seed is not None else secrets.randbelow(2**31)

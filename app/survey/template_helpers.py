@@ -70,10 +70,23 @@ def is_survey_staff() -> bool:
     return bool(current_user.is_authenticated and current_user.has_role(RoleCode.STAFF))
 
 
+def sns_banner() -> list[Any]:
+    """Open surveys to show in the banner of an opted-in SNS member (not on survey pages)."""
+    from flask import request
+    from flask_login import current_user
+
+    from app.survey.recruitment import banner_surveys
+
+    if not current_user.is_authenticated or (request.blueprint or "").startswith("survey"):
+        return []
+    return banner_surveys(current_user)
+
+
 def install(app: Flask) -> None:
     if "jst" in app.jinja_env.filters:
         return
     app.add_template_filter(jst, "jst")
+    app.jinja_env.globals["survey_sns_banner"] = sns_banner
 
     @app.context_processor
     def _survey_helpers() -> dict[str, Any]:

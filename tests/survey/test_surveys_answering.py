@@ -57,12 +57,20 @@ def test_full_journey_with_receipt_and_second_attempt_refused(client, make, moni
     row = db.session.execute(select(Response)).scalar_one()
     assert json.loads(row.cells_json) == {"q6": 3, "q9": "2026-01-05"}
     assert row.codes[0] == 1  # q1: the first choice, はい
+    # A retry of the same form (same draft token) returns the first result (§4.2)…
     again = client.post(f"/monitors/surveys/{survey.key}/submit", data={"draft": token})
-    assert again.status_code == 409
-    assert "already answered" in again.get_data(as_text=True) or "回答済み" in again.get_data(
+    assert again.status_code == 200
+    assert receipt.group(0) in again.get_data(as_text=True)
+    # …any other second answer is refused.
+    other = client.post(f"/monitors/surveys/{survey.key}/submit", data={"draft": "x" * 43})
+    assert other.status_code == 409
+    assert "already answered" in other.get_data(as_text=True) or "回答済み" in other.get_data(
         as_text=True
     )
-    assert _count(Response) == 1
+    assert receipt.group(1) not in other.get_data(as_text=True)
+    restart = client.post(f"/monitors/surveys/{survey.key}/start", data={"consent": "yes"})
+    assert restart.status_code == 409
+    assert _count(Response) == 1 and _count(Draft) == 0
     check = client.post(f"/monitors/surveys/{survey.key}/receipt", data={"code": receipt.group(1)})
     body = check.get_data(as_text=True)
     assert "Counted" in body or "受け付け" in body
@@ -228,18 +236,26 @@ def test_twenty_browsers_submit_at_once_no_500(app, client, make, monitor_login)
 
     url = f"/monitors/surveys/{survey.key}/submit"
 
+    receipts: list[str] = []
+
     def worker():
         c = app.test_client()
         c.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
         barrier.wait()
-        codes.append(c.post(url, data={"draft": token}).status_code)
+        r = c.post(url, data={"draft": token})
+        codes.append(r.status_code)
+        found = re.search(r'<strong lang="en">([0-9A-Z-]+)</strong>', r.get_data(as_text=True))
+        receipts.append(found.group(1) if found else "")
 
     threads = [threading.Thread(target=worker) for _ in range(20)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(codes) == [200] + [409] * 19
+    # One submit stores the answers; the 19 others are retries of the same form and get the
+    # first result: the same receipt. Never a 500, never a second response.
+    assert codes == [200] * 20, codes
+    assert len(set(receipts)) == 1 and receipts[0]
     assert _count(Response) == 1
 
 
@@ -255,7 +271,7 @@ def test_storage_does_not_join_participation_and_responses(app, make):
     insp = inspect(db.engine)
     part_cols = {c["name"]: c for c in insp.get_columns("survey_participations")}
     resp_cols = {c["name"]: c for c in insp.get_columns("survey_responses")}
-    assert set(part_cols) == {"id", "survey_id", "monitor_id", "status"}
+    assert set(part_cols) == {"id", "survey_id", "monitor_id", "member_id", "status", "retry_box"}
     assert set(part_cols) & set(resp_cols) == {"id", "survey_id"}
     assert not any("monitor" in n or "session" in n or n == "ip" for n in resp_cols)
     times = [n for n, c in resp_cols.items() if "TIME" in str(c["type"]).upper()]
@@ -348,3 +364,38 @@ def test_scrub_leaves_no_shared_transaction_or_order(app, make):
             ).all()
         }
         assert len(xmins) == 1  # one rewrite transaction for all: no per-answer pairing
+
+
+def test_retry_box_opens_only_with_the_form_token_and_the_scrub_empties_it(app, make):
+    from app.survey.scrub import scrub
+
+    survey = open_survey()
+    monitor, other = make.monitor(), make.monitor()
+    draft = answering.start(survey, monitor, consented=True)
+    db.session.commit()
+    token = draft.token
+    code = answering.submit(survey, monitor, GOOD, draft_token=token)
+    db.session.commit()
+    row = answering.participation_for(survey, monitor)
+    box = bytes(row.retry_box)
+    # The box holds neither the code nor its hash, and the token is gone with the draft.
+    assert code.encode() not in box and code.replace("-", "").encode() not in box
+    assert answering.receipt_hash(survey, code).encode() not in box
+    assert _count(Draft) == 0
+    assert answering.first_receipt(survey, monitor, token) == code
+    assert answering.first_receipt(survey, monitor, "y" * 43) is None
+    assert answering.first_receipt(survey, other, token) is None  # another person's row
+    # The service is idempotent for the same form, and refuses any other second answer.
+    assert answering.submit(survey, monitor, GOOD, draft_token=token) == code
+    db.session.rollback()
+    with pytest.raises(AlreadyAnswered):
+        answering.submit(survey, monitor, GOOD)
+    db.session.rollback()
+    with pytest.raises(AlreadyAnswered):
+        answering.submit(survey, monitor, {**GOOD, "q1": "いいえ"}, draft_token="z" * 43)
+    db.session.rollback()
+    assert _count(Response) == 1
+    scrub(survey)
+    db.session.expire_all()
+    assert answering.participation_for(survey, monitor).retry_box is None
+    assert answering.first_receipt(survey, monitor, token) is None

@@ -1,0 +1,57 @@
+"""SNS recruitment: members who opt in hear about open surveys whose target includes SNS
+members — a banner on their pages and one notification per survey — and may answer them as
+members (still after a JPKI card check, still once per person: see `answering.Respondent`).
+
+The survey side learns only "this member opted in" and "this member was told about survey S";
+never what anyone answered. Services never commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+
+from app.auth.models import User
+from app.db import utcnow
+from app.extensions import db
+from app.survey.surveys_models import Participation, SnsOptIn, Survey
+
+BANNER_LIMIT = 3
+
+
+def is_opted_in(user_id: int) -> bool:
+    return db.session.get(SnsOptIn, user_id) is not None
+
+
+def set_opt_in(user: User, wanted: bool) -> None:
+    """Opt in to (or out of) survey announcements and answering as a member."""
+    if wanted and not is_opted_in(user.id):
+        db.session.add(SnsOptIn(user_id=user.id))
+    elif not wanted:
+        db.session.execute(delete(SnsOptIn).where(SnsOptIn.user_id == user.id))
+
+
+def recruiting(survey: Survey) -> bool:
+    """An open survey whose target includes opted-in SNS members."""
+    return survey.is_open() and bool(survey.target.get("sns_members"))
+
+
+def banner_surveys(user: Any) -> list[Survey]:
+    """Open surveys for SNS members that this opted-in member has not answered as a member
+    (newest first, at most BANNER_LIMIT). One query for a member who did not opt in."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    now = utcnow()
+    answered = exists().where(
+        Participation.survey_id == Survey.id,
+        Participation.member_id == user.id,
+        Participation.status == "submitted",
+    )
+    rows = db.session.execute(
+        select(Survey)
+        .join(SnsOptIn, SnsOptIn.user_id == user.id)
+        .where(Survey.opens_at <= now, Survey.closes_at > now, ~answered)
+        .order_by(Survey.opens_at.desc(), Survey.id.desc())
+    ).scalars()
+    return [s for s in rows if s.target.get("sns_members")][:BANNER_LIMIT]
