@@ -184,3 +184,28 @@ def test_demo_seeds_version_one_of_each_page_once(app, make):
     assert current[PageKind.TERMS].title == "利用規約"
     assert _acceptances(resident) == [1]
     assert len(db.session.execute(select(Announcement)).all()) == 2
+
+
+def test_after_the_demo_every_member_has_accepted_the_terms(app, client):
+    from sqlalchemy import func
+
+    from app.auth.models import User
+
+    result = app.test_cli_runner().invoke(args=["sample", "demo"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    terms = services.current_page(PageKind.TERMS)
+    assert terms is not None and terms.version == 1
+    users = db.session.execute(select(func.count(User.id))).scalar_one()
+    accepted = db.session.execute(
+        select(func.count(TermsAcceptance.id)).where(TermsAcceptance.version_id == terms.id)
+    ).scalar_one()
+    assert accepted == users
+    # So demo logins go straight to the home page, with the pinned public announcement on it.
+    response = client.post(
+        "/auth/login", data={"email": "haruka@midori.example", "password": "midori-demo-2026"}
+    )
+    assert response.status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "「参画」の試行を始めました" in home.get_data(as_text=True)
