@@ -136,12 +136,16 @@ def _diaries(world: World) -> dict[str, Any]:
     found["deleted"] = make.diary(owner, title=diary_title("deleted"), visibility="public")
     found["deleted"].deleted_at = utcnow()
     db.session.commit()
+    _suspended(world)
+    found["by_suspended"] = world.extra["suspended_diary"]
     return found
 
 
 def _comments(world: World) -> dict[str, Any]:
     found = {}
     for label, diary in world.objects["diary"].items():
+        if diary.author_id != world.owner.id:
+            continue
         hidden, deleted = diary.hidden_at, diary.deleted_at
         diary.hidden_at = diary.deleted_at = None  # commented on before it was hidden/deleted
         found[f"on_{label}"] = world.make.comment(diary, world.owner, body=f"mx comment {label}")
@@ -175,8 +179,20 @@ def _images(world: World) -> dict[str, Any]:
     return found
 
 
+def _suspended(world: World) -> User:
+    """A second member, suspended: their profile and content reach only moderators."""
+    if "suspended" not in world.extra:
+        member = world.make.user(handle="mx_suspended", display_name="停止中 次郎")
+        world.extra["suspended_diary"] = world.make.diary(
+            member, title=diary_title("by-suspended"), visibility="public"
+        )
+        suspend(member)
+        world.extra["suspended"] = member
+    return world.extra["suspended"]
+
+
 def _members(world: World) -> dict[str, Any]:
-    return {"owner": world.owner}
+    return {"owner": world.owner, "suspended": _suspended(world)}
 
 
 def _friend_requests(world: World) -> dict[str, Any]:
