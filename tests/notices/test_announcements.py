@@ -117,6 +117,14 @@ def test_feed_is_valid_atom_with_public_entries_only(client, staff, announce):
     assert "<strong>本文</strong>" in (content.text or "")
 
 
+def test_feed_stays_valid_xml_with_markup_in_titles(client, staff, announce):
+    announce(staff, title='A & B <c> "d"', body="<i>x</i> & y")
+    root = ET.fromstring(client.get("/notices/feed.atom").data)  # noqa: S314 - our own response
+    [entry] = root.findall(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == 'A & B <c> "d"'
+    assert "<i>" not in (entry.findtext(f"{ATOM}content") or "")
+
+
 def test_empty_feed_is_still_valid(client):
     root = ET.fromstring(client.get("/notices/feed.atom").data)  # noqa: S314 - our own response
     assert root.findtext(f"{ATOM}updated")

@@ -209,3 +209,24 @@ def test_after_the_demo_every_member_has_accepted_the_terms(app, client):
     home = client.get("/")
     assert home.status_code == 200
     assert "「参画」の試行を始めました" in home.get_data(as_text=True)
+
+
+def test_open_registration_records_acceptance_too(app, client, terms):
+    from app.auth.models import User
+
+    app.config["REGISTRATION_OPEN"] = True
+    current = terms()
+    response = client.post(
+        "/auth/register",
+        data={
+            "email": "open@example.jp",
+            "handle": "opener",
+            "display_name": "公開 登録",
+            "password": "a long enough passphrase",
+            "password_confirm": "a long enough passphrase",
+        },
+    )
+    assert response.status_code == 200
+    db.session.rollback()
+    opener = db.session.execute(select(User).where(User.handle == "opener")).scalar_one()
+    assert [a.version_id for a in services.acceptances(opener)] == [current.id]
