@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, g, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
@@ -275,6 +276,11 @@ def _register_errors(app: Flask) -> None:
         code = err.code or 500
         if request.path.startswith(JSON_PREFIXES):
             return {"ok": False, "error": err.name, "status": code}, code
+        if code == 413:
+            # The body was refused: the layout's forms must not read it again (that raised a
+            # second 413 inside this handler, so a too-large upload ended in a 500).
+            request.form = ImmutableMultiDict()
+            request.files = ImmutableMultiDict()
         template = f"errors/{code}.html"
         try:
             body = render_template(template, error=err)

@@ -265,7 +265,7 @@ def jpki_challenge(code: str) -> Any:
 def jpki_response() -> Any:
     try:
         challenge_id, certificate, signature = decode_login_response(request.get_json(silent=True))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
         return jsonify(ok=False, reason="malformed", message=reason_message("malformed")), 400
     result = answer_challenge(challenge_id, certificate, signature)
     db.session.commit()

@@ -68,7 +68,7 @@ def load_members(entries: list[Any], ctx: LoadContext) -> None:
         if unknown:
             raise SampleError(f"{where}: unknown field(s) {sorted(unknown)}")
         role_name = entry.get("role", "member")
-        if role_name not in ROLE_NAMES:
+        if not isinstance(role_name, str) or role_name not in ROLE_NAMES:
             raise SampleError(f"{where}: role must be one of {sorted(ROLE_NAMES)}")
         password = _require(where, entry, "password")
         if len(password) < 8:

@@ -66,6 +66,9 @@ def process_image(raw: bytes, max_px: int) -> ProcessedImage:
                 )
                 picture = picture.convert("RGBA" if has_alpha else "RGB")
                 picture.thumbnail((max_px, max_px), PILImage.Resampling.LANCZOS)
+                # Pillow writes a JPEG comment, ICC profile or XMP kept in `info` back out:
+                # a polyglot's HTML in a COM segment would survive (tests/security/test_uploads).
+                picture.info.clear()
                 out = io.BytesIO()
                 if has_alpha:
                     picture.save(out, format="PNG", optimize=True)

@@ -120,7 +120,7 @@ class LoginOutcome:
 def _json(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deeply nested arrays exhaust the stack
         raise NetworkError(f"HTTP {response.status_code}: not JSON") from exc
     if not isinstance(body, dict):
         raise NetworkError(f"HTTP {response.status_code}: not a JSON object")

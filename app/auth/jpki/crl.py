@@ -277,6 +277,7 @@ def load_crl_file(path: str, trust: TrustStore) -> LoadedCrl:
     try:
         crl = x509.load_der_x509_crl(der)
         extensions = crl.extensions
+        issuer = crl.issuer  # parsed lazily: a bad name is an unparsable CRL, not a ValueError
     except ValueError as exc:
         raise CrlError(f"unparsable CRL: {exc}") from exc
     for ext in extensions:
@@ -292,7 +293,7 @@ def load_crl_file(path: str, trust: TrustStore) -> LoadedCrl:
     except x509.ExtensionNotFound:
         aki = None
     signer: Anchor | None = None
-    for anchor in trust.issuers_of_name(crl.issuer):
+    for anchor in trust.issuers_of_name(issuer):
         if aki is not None and anchor.key_id != aki:
             continue
         # Checked on the original DER: cryptography's own check re-encodes the whole list,

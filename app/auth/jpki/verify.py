@@ -180,6 +180,9 @@ def _parse(data: bytes) -> tuple[x509.Certificate, bytes, CertInfo]:
         info = walk_certificate(data)
         cert = x509.load_der_x509_certificate(data)
         _ = cert.public_key()
+        # cryptography parses the names lazily: a bad one must be "malformed" here, not a
+        # ValueError later in the verifier (found by tests/security/test_fuzz.py).
+        _ = cert.subject, cert.issuer
     except MalformedCertificate:
         raise
     except (DerError, ValueError, TypeError) as exc:
