@@ -6,7 +6,7 @@ set -euo pipefail
 mode="${1:-run}"
 packages=(python3-venv python3-dev gcc pcscd libpcsclite-dev swig vsmartcard-vpcd)
 if [ "$mode" = "test" ]; then
-  packages+=(chromium fonts-noto-cjk postgresql-client)
+  packages+=(chromium fonts-noto-cjk postgresql-client wapiti)
   # npm fetches axe-core for the accessibility tests (tests/a11y/package-lock.json).
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
