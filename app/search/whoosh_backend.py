@@ -35,6 +35,7 @@ from whoosh import collectors, index, query, scoring
 from whoosh.codec import base as _codec_base
 from whoosh.codec import whoosh3 as _whoosh3
 from whoosh.fields import ID, KEYWORD, NUMERIC, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
 
 from app.search.analyzer import ParsedQuery, document_terms, is_prefix_term
@@ -229,7 +230,9 @@ class WhooshBackend:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
             try:
-                return index.open_dir(str(path))
+                # No mmap: a worker reading a mapped index file that another process truncates
+                # (a damaged or replaced index) would die of SIGBUS instead of degrading.
+                return FileStorage(str(path), supports_mmap=False).open_index()
             # Log the text, not the exception: a kept log record would keep the traceback, and
             # with it Whoosh's open files, alive.
             except Exception as exc:
