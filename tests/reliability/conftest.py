@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -166,3 +167,51 @@ def fire(
         assert proc.returncode == 0, err.decode(errors="replace")
         codes.extend(json.loads(out))
     return codes
+
+
+# --- survey answering over HTTP (the survey of tests/survey/surveys_helpers.py) ----------------
+
+PAGE1 = {"q_q1": "はい", "q_q2": "図書館", "q_q3": "4", "q_q4": "よい"}
+PAGE2 = {"q_q5": "A", "q_q6": "3", "q_q7__0": "4", "q_q7__1": "2", "q_q8__0": "2",
+         "q_q8__1": "1", "q_q8__2": "3", "q_q9": "2026-01-05"}  # fmt: skip
+RECEIPT = re.compile(r'<strong lang="en">([0-9A-Z-]+)</strong>')
+DRAFT = re.compile(r'name="draft" value="([^"]+)"')
+
+
+def monitor_cookies(app: Flask, make: Any, n: int) -> list[tuple[str, str]]:
+    """Session cookies of `n` JPKI-verified monitors (as the card login leaves them)."""
+    from app.db import utcnow
+    from app.extensions import db
+    from app.survey import identity
+
+    cookies = []
+    for _ in range(n):
+        monitor = make.monitor()
+        c = app.test_client()
+        with c.session_transaction() as sess:
+            sess[identity.SESSION_MONITOR] = monitor.pseudonym
+            sess[identity.SESSION_AT] = utcnow().isoformat()
+        db.session.commit()  # the session row is written in the test's transaction
+        cookies.append(session_cookie(app, c))
+    return cookies
+
+
+def http_session(cookie: tuple[str, str] | None) -> requests.Session:
+    s = requests.Session()
+    if cookie:
+        s.cookies.set(*cookie)  # in the jar: the server may rotate the session id
+    return s
+
+
+def answer_over_http(s: requests.Session, base: str) -> tuple[int, str | None]:
+    """Consent, both pages and submit at `base` (…/monitors/surveys/KEY): the submit's status
+    and the receipt code shown. Raises requests.RequestException when the server drops us."""
+    r = s.post(f"{base}/start", data={"consent": "yes"}, timeout=30)
+    token = DRAFT.search(r.text)
+    if token is None:
+        return r.status_code, None
+    s.post(f"{base}/page/1", data={**PAGE1, "draft": token.group(1)}, timeout=30)
+    s.post(f"{base}/page/2", data={**PAGE2, "draft": token.group(1)}, timeout=30)
+    done = s.post(f"{base}/submit", data={"draft": token.group(1)}, timeout=30)
+    receipt = RECEIPT.search(done.text)
+    return done.status_code, receipt.group(1) if receipt else None

@@ -21,31 +21,16 @@ from app.extensions import db
 from app.sns.models import Diary
 from app.survey import answering
 from app.survey.surveys_models import Draft, Participation, Response
-from tests.reliability.conftest import Gunicorn, session_cookie
+from tests.reliability.conftest import (
+    Gunicorn,
+    answer_over_http,
+    http_session,
+    monitor_cookies,
+    session_cookie,
+)
 from tests.survey.surveys_helpers import open_survey
 
-PAGE1 = {"q_q1": "はい", "q_q2": "図書館", "q_q3": "4", "q_q4": "よい"}
-PAGE2 = {"q_q5": "A", "q_q6": "3", "q_q7__0": "4", "q_q7__1": "2", "q_q8__0": "2",
-         "q_q8__1": "1", "q_q8__2": "3", "q_q9": "2026-01-05"}  # fmt: skip
-RECEIPT = re.compile(r'<strong lang="en">([0-9A-Z-]+)</strong>')
 MONITORS = 16
-
-
-def _monitor_cookies(app: Flask, make: Any, n: int) -> list[tuple[str, str]]:
-    """JPKI-verified monitor sessions (as the card login leaves them), one per monitor."""
-    from app.db import utcnow
-    from app.survey import identity
-
-    cookies = []
-    for _ in range(n):
-        monitor = make.monitor()
-        c = app.test_client()
-        with c.session_transaction() as sess:
-            sess[identity.SESSION_MONITOR] = monitor.pseudonym
-            sess[identity.SESSION_AT] = utcnow().isoformat()
-        db.session.commit()  # the session row is written in the test's transaction
-        cookies.append(session_cookie(app, c))
-    return cookies
 
 
 class WriteLoop:
@@ -62,13 +47,8 @@ class WriteLoop:
         self.stop = threading.Event()
         self.lock = threading.Lock()
 
-    def _session(self, cookie: tuple[str, str]) -> requests.Session:
-        s = requests.Session()
-        s.cookies.set(*cookie)  # in the jar: the server may rotate the session id
-        return s
-
     def diaries_loop(self) -> None:
-        s = self._session(self.member)
+        s = http_session(self.member)
         n = 0
         while not self.stop.is_set():
             n += 1
@@ -93,24 +73,16 @@ class WriteLoop:
                 if not self.monitors:
                     return
                 cookie = self.monitors.pop()
-            s = self._session(cookie)
             try:
-                r = s.post(f"{base}/start", data={"consent": "yes"}, timeout=20)
-                token = re.search(r'name="draft" value="([^"]+)"', r.text)
-                if token is None:
-                    continue
-                s.post(f"{base}/page/1", data={**PAGE1, "draft": token.group(1)}, timeout=20)
-                s.post(f"{base}/page/2", data={**PAGE2, "draft": token.group(1)}, timeout=20)
-                done = s.post(f"{base}/submit", data={"draft": token.group(1)}, timeout=20)
+                status, receipt = answer_over_http(http_session(cookie), base)
             except requests.RequestException:
                 self.failures += 1
                 continue
-            if done.status_code >= 500:
-                self.server_errors.append(done.status_code)
-            receipt = RECEIPT.search(done.text)
-            if done.status_code == 200 and receipt:
+            if status >= 500:
+                self.server_errors.append(status)
+            if status == 200 and receipt:
                 with self.lock:
-                    self.receipts.append(receipt.group(1))
+                    self.receipts.append(receipt)
 
 
 def _wait_for(predicate: Any, timeout: float = 30.0) -> None:
@@ -155,7 +127,7 @@ def test_kill_minus_nine_mid_write_loop(
     survey = open_survey()
     login_as(user)
     member = session_cookie(app, client)
-    monitors = _monitor_cookies(app, make, MONITORS)
+    monitors = monitor_cookies(app, make, MONITORS)
     server: Gunicorn = gunicorn(workers=2, threads=2)
     loop = WriteLoop(server.url, member, monitors)
     threads = [
