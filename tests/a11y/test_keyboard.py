@@ -39,7 +39,18 @@ def test_log_in_by_keyboard_with_skip_link(site: Site, fresh_page: Callable[...,
     assert box is not None and box["x"] >= 0 and box["y"] >= 0
     page.keyboard.press("Enter")
     assert focused(page, "main")["matches"]  # type: ignore[index]
-    tab_to(page, "input[name=email]", max_steps=5)  # straight into the form after the skip
+    # After the skip link the form's fields come next: e-mail, password, "remember me", button.
+    # Sent empty, the page comes back with the focus on the first field in error, which names
+    # its error (WCAG 3.3.1, 3.3.2).
+    tab_to(page, "form[action$='/auth/login'] button[type=submit]", max_steps=4)
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    email = page.locator("input[name=email]")
+    expect(email).to_be_focused()
+    assert email.get_attribute("aria-invalid") == "true"
+    error_id = (email.get_attribute("aria-describedby") or "").split()[-1]
+    expect(page.locator(f"#{error_id}")).not_to_be_empty()
+    assert_focus_visible(page)
     page.keyboard.type(site.users["member"])
     tab_to(page, "input[name=password]", max_steps=1)
     page.keyboard.type(Factories.PASSWORD)
