@@ -4,7 +4,8 @@ the test's tmp dir; its width is the window's, which it would not be if anything
 sideways.
 
 200 % zoom of a 1280 × 800 window is a 640 × 400 CSS-pixel viewport at device scale 2, which is
-what the browser lays out when zoomed. Runs on SQLite only (see conftest.py).
+what the browser lays out when zoomed. Some of the pages are also checked at 360 px with the
+text spacing of WCAG 1.4.12. Runs on SQLite only (see conftest.py).
 """
 
 from __future__ import annotations
@@ -132,3 +133,44 @@ def test_no_horizontal_scrolling(
     width, _height = _png_size(shot)
     assert sizes["scroll"] <= sizes["inner"], f"{path} scrolls sideways ({mode}): {sizes}"
     assert width == viewport["width"], f"screenshot {shot} is {width} CSS px wide"
+
+
+# WCAG 1.4.12: the spacing a reader's own style sheet may set (via the CSSOM: the page's CSP
+# allows no inline <style>).
+TEXT_SPACING = """() => {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`* { line-height: 1.5 !important; letter-spacing: .12em !important;
+    word-spacing: .16em !important; } p { margin-bottom: 2em !important; }`);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+}"""
+
+SPACED_PAGES = [
+    ("guest", "/"),
+    ("guest", "/auth/login"),
+    ("member", "/diary/{diary}"),
+    ("member", "/topics/{topic}"),
+    ("member", "/auth/settings"),
+    ("guest", "/monitors/register"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/page/1"),
+    ("staff", "/staff/surveys/{survey}/results"),
+    ("moderator", "/moderation/reports/{report}"),
+]
+
+
+@pytest.mark.parametrize(("role", "path"), SPACED_PAGES, ids=[f"{r}:{p}" for r, p in SPACED_PAGES])
+def test_text_spacing_at_360px_keeps_the_page_narrow(
+    site: Site, sized_page: Callable[[str, str], Page], role: str, path: str
+) -> None:
+    page = sized_page(role, "phone-360px")
+    response = page.goto(site.path(path))
+    assert response is not None and response.status == 200, page.url
+    page.evaluate(TEXT_SPACING)
+    spacing = page.evaluate("() => getComputedStyle(document.querySelector('main h1')).wordSpacing")
+    assert spacing != "0px"  # the reader's spacing took effect
+    sizes = page.evaluate(
+        "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
+        " wide: [...document.querySelectorAll('body *')]"
+        ".filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(0, 5).map((el) => el.tagName.toLowerCase() + '.' + el.getAttribute('class'))})"
+    )
+    assert sizes["scroll"] <= sizes["inner"], f"{path} scrolls sideways: {sizes}"
