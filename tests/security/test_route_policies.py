@@ -135,3 +135,33 @@ def test_role_pages_open_to_their_holders(app, client, make, admin, login_as):
         assert response.status_code < 400, (endpoint, path, response.status_code)
         checked += 1
     assert checked >= 10
+
+
+@pytest.mark.parametrize("as_member", [False, True], ids=["guest", "member"])
+def test_monitor_pages_need_the_card(app, client, user, login_as, as_member):
+    """MONITOR pages answer only a monitor proven by a card in this session: an SNS login
+    is not enough, and the page sends the visitor to the card login, showing no record."""
+    if as_member:
+        login_as(user)
+    checked = 0
+    for endpoint, path, _policy in _rules_with(app, lambda p: p.access == "monitor"):
+        response = client.get(path)
+        assert response.status_code == 302, (endpoint, path, response.status_code)
+        assert response.headers["Location"].endswith("/monitors/login"), (endpoint, path)
+        checked += 1
+    assert checked >= 3
+
+
+def test_unknown_secrets_open_nothing(app, client):
+    """token(...) pages: a secret that names nothing is refused (404, or 410 for mail links)."""
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        policy = POLICIES.get(rule.endpoint)
+        if policy is None or policy.access != "token" or "GET" not in (rule.methods or ()):
+            continue
+        values = dict.fromkeys(rule.arguments, "Q" * 43)
+        path = app.url_map.bind("localhost").build(rule.endpoint, values)
+        response = client.get(path)
+        assert response.status_code in (404, 410), (rule.endpoint, path, response.status_code)
+        checked += 1
+    assert checked >= 5
