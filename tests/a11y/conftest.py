@@ -94,6 +94,7 @@ def _seed(site: Site) -> None:
         visibility="members",
     )
     make.diary(friend, title="田植え", body="近所の人と田植えをしました。", visibility="friends")
+    make.diary(friend, title="朝市", body="駅前の朝市で野菜を買いました。", visibility="public")
     make.comment(diary, friend, "きれいですね！")
     make.message(friend, member, "来週の清掃活動に参加しますか？", subject="清掃活動")
     make.message(member, friend, "はい、参加します。")
