@@ -314,6 +314,11 @@ def role_page(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]: 
             page.set_default_timeout(10_000)
             if role == "monitor":
                 card_login(page, site, site.ids["survey"])
+                # A survey left open on its first page, for the checks of its pages.
+                page.goto(site.url + f"/monitors/surveys/{site.ids['survey_reflow']}")
+                page.locator("input[name=consent]").check()
+                page.locator("form[action$='/start'] button").click()
+                page.wait_for_url("**/page/1")
             elif role != "guest":
                 log_in(page, site, site.users[role])
             pages[role] = page

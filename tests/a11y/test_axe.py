@@ -212,6 +212,10 @@ STRUCTURE: list[tuple[str, str, str, str]] = [
     ("member", "/members/{member}/diary", "heading-order", "main .diary-card"),
     ("member", "/timeline", "heading-order", "main .diary-card"),
     ("member", "/", "heading-order", "main .diary-card"),
+    ("guest", "/monitors/surveys/{survey}/results", "empty-table-header", "main table >> nth=1"),
+    ("staff", "/staff/surveys/{survey}/results", "empty-table-header", "main table >> nth=1"),
+    ("staff", "/staff/surveys/", "empty-table-header", "main table"),
+    ("monitor", "/monitors/surveys/{survey_reflow}/page/1", "empty-table-header", "table.matrix"),
 ]
 
 
@@ -232,7 +236,8 @@ def test_landmarks_and_headings_are_well_formed(
     """Best practices axe reports as moderate, kept where they once failed: two search forms
     or two sections with the same name (landmark-unique: screen-reader users cannot tell them
     apart; in Japanese "Replies" and "Reply" were both 返信), headings that skip a level
-    (heading-order: diary lists right under the h1 used h3)."""
+    (heading-order: diary lists right under the h1 used h3), table headers without text
+    (empty-table-header: the corner of a matrix, the links column of the survey list)."""
     page = role_page(role)
     set_language(page.context, site, lang)
     page.goto(site.path(path))

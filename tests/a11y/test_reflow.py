@@ -69,15 +69,9 @@ PAGES: list[tuple[str, str]] = [
 def sized_page(
     browser: Browser, site: Site, role_page: Callable[[str], Page]
 ) -> Iterator[Callable[[str, str], Page]]:
-    """`sized_page(role, mode)`: the role's session (cookies copied) in a window of that mode.
-    The monitor has started the survey kept for these checks, so its pages exist."""
+    """`sized_page(role, mode)`: the role's session (cookies copied) in a window of that mode."""
     contexts: list[BrowserContext] = []
     pages: dict[tuple[str, str], Page] = {}
-    monitor = role_page("monitor")
-    monitor.goto(site.url + f"/monitors/surveys/{site.ids['survey_reflow']}")
-    monitor.locator("input[name=consent]").check()
-    monitor.locator("form[action$='/start'] button").click()
-    monitor.wait_for_url("**/page/1")
 
     def _get(role: str, mode: str) -> Page:
         if (role, mode) not in pages:
