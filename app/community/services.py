@@ -106,12 +106,14 @@ def _insert_once(model: Any, **values: Any) -> bool:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        stmt: Any = pg_insert(model).values(**values).on_conflict_do_nothing()
+        stmt: Any = pg_insert(model.__table__).values(**values).on_conflict_do_nothing()
     else:
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(model).values(**values).on_conflict_do_nothing()
-    return _rowcount(db.session.execute(stmt)) == 1
+        stmt = sqlite_insert(model.__table__).values(**values).on_conflict_do_nothing()
+    # RETURNING rather than rowcount, which psycopg leaves at -1 for this statement.
+    key = next(iter(model.__table__.primary_key.columns))
+    return db.session.execute(stmt.returning(key)).first() is not None
 
 
 def _text(value: Any, name: str, limit: int, *, required: bool = True) -> str:

@@ -76,6 +76,11 @@ def _stranger(make: Factories, owner: User, viewer: User, world: World) -> None:
     return None
 
 
+def _community_member(make: Factories, owner: User, viewer: User, world: World) -> None:
+    """A member of every community of the owner (joined when the communities are built)."""
+    world.extra.setdefault("community_members", []).append(viewer)
+
+
 RELATIONS: dict[str, Callable[[Factories, User, User, World], None]] = {
     "none": _stranger,
     "friend": _friend,
@@ -83,6 +88,7 @@ RELATIONS: dict[str, Callable[[Factories, User, User, World], None]] = {
     "ex_friend": _ex_friend,
     "blocked": _blocked,  # the owner blocked the viewer
     "blocker": _blocker,  # the viewer blocked the owner
+    "community_member": _community_member,
 }
 
 
@@ -102,6 +108,7 @@ VIEWERS: tuple[ViewerSpec, ...] = (
     ViewerSpec("self", RoleCode.MEMBER, "self"),
     ViewerSpec("blocked", RoleCode.MEMBER, "blocked"),
     ViewerSpec("blocker", RoleCode.MEMBER, "blocker"),
+    ViewerSpec("community_member", RoleCode.MEMBER, "community_member"),
     ViewerSpec("moderator", RoleCode.MODERATOR),
     ViewerSpec("survey_staff", RoleCode.STAFF),
     ViewerSpec("admin", RoleCode.ADMIN),
@@ -260,6 +267,99 @@ def _announcements(world: World) -> dict[str, Any]:
     return found
 
 
+def _communities(world: World) -> dict[str, Any]:
+    """The owner's communities of every kind, and one held for a moderator's approval."""
+    from app.community import services
+
+    found = {}
+    for kind in ("open", "approval", "secret"):
+        found[kind] = services.create_community(
+            world.owner, name=f"mx community {kind}", category="地域", kind=kind
+        )
+    found["held"] = services.create_community(
+        world.owner, name="mx community held", category="地域", kind="open"
+    )
+    found["held"].status = "pending"
+    found["held"].hidden_at = utcnow()
+    db.session.flush()
+    for member in world.extra.get("community_members", []):
+        for community in found.values():
+            services._insert_member(community, member, "member")
+    db.session.commit()
+    return found
+
+
+def _topics(world: World) -> dict[str, Any]:
+    from app.community import services
+
+    found = {}
+    for label, community in world.objects["community"].items():
+        found[label] = services.create_topic(
+            community, world.owner, title=f"mx topic {label}", body="mx"
+        )
+    found["hidden"] = services.create_topic(
+        world.objects["community"]["open"], world.owner, title="mx topic hidden", body="mx"
+    )
+    found["hidden"].hidden_at = utcnow()
+    found["deleted"] = services.create_topic(
+        world.objects["community"]["open"], world.owner, title="mx topic deleted", body="mx"
+    )
+    found["deleted"].deleted_at = utcnow()
+    db.session.commit()
+    return found
+
+
+def _topic_posts(world: World) -> dict[str, Any]:
+    from app.community import services
+
+    topics = world.objects["topic"]
+    found = {
+        label: services.add_post(topics[label], world.owner, f"mx reply {label}")
+        for label in ("open", "secret", "held")
+    }
+    found["hidden"] = services.add_post(topics["open"], world.owner, "mx reply hidden")
+    found["hidden"].hidden_at = utcnow()
+    db.session.commit()
+    return found
+
+
+def _events(world: World) -> dict[str, Any]:
+    from app.community import services
+
+    found = {}
+    for label in ("open", "secret", "held"):
+        found[label] = services.create_event(
+            world.objects["community"][label],
+            world.owner,
+            title=f"mx event {label}",
+            starts_at=utcnow() + dt.timedelta(days=7),
+        )
+    found["hidden"] = services.create_event(
+        world.objects["community"]["open"],
+        world.owner,
+        title="mx event hidden",
+        starts_at=utcnow() + dt.timedelta(days=7),
+    )
+    found["hidden"].hidden_at = utcnow()
+    db.session.commit()
+    return found
+
+
+def _community_images(world: World) -> dict[str, Any]:
+    from app.community import services
+    from app.community.models import CommunityImage
+
+    found = {}
+    for label in ("open", "secret", "held"):
+        community = world.objects["community"][label]
+        services.set_community_image(community, world.owner, _png())
+        db.session.commit()
+        found[label] = db.session.execute(
+            select(CommunityImage).where(CommunityImage.token == community.image_token)
+        ).scalar_one()
+    return found
+
+
 def _by(column: str) -> Callable[[Any, int], bool]:
     return lambda obj, uid: getattr(obj, column) == uid
 
@@ -345,6 +445,50 @@ KINDS: dict[str, Kind] = {
         "user_id",
     ),
     "survey": Kind(_surveys, lambda s: s.key, "nosuchsurvey"),
+    "community": Kind(
+        _communities,
+        lambda c: c.id,
+        2_000_000,
+        lambda c: {c.admin_id},
+        "app.community.models:Community",
+        "admin_id",
+    ),
+    "topic": Kind(
+        _topics,
+        lambda t: t.id,
+        2_000_000,
+        lambda t: {t.author_id},
+        "app.community.models:Topic",
+        "author_id",
+        after=("community",),
+    ),
+    "topic_post": Kind(
+        _topic_posts,
+        lambda p: p.id,
+        2_000_000,
+        lambda p: {p.author_id},
+        "app.community.models:TopicPost",
+        "author_id",
+        after=("topic",),
+    ),
+    "event": Kind(
+        _events,
+        lambda e: e.id,
+        2_000_000,
+        lambda e: {e.author_id},
+        "app.community.models:Event",
+        "author_id",
+        after=("community",),
+    ),
+    "community_image": Kind(
+        _community_images,
+        lambda i: i.token,
+        "A" * 32,
+        lambda i: {i.owner_id},
+        "app.community.models:CommunityImage",
+        "owner_id",
+        after=("community",),
+    ),
     "announcement": Kind(
         _announcements,
         lambda a: a.id,

@@ -58,6 +58,7 @@ RULES = {
     "own_relation": "acts on the viewer's own row about the target; never shows the target",
     "survey_open": "a survey that is open for answers; drafts and unknown keys 404",
     "survey_published": "a survey whose results are published; otherwise 404 for everyone",
+    "community_image": "an image of a community, topic or reply, seen with what it belongs to",
 }
 
 ACCESS = ("public", "member", "role", "token", "monitor", "signature", "static", "object")
@@ -216,6 +217,42 @@ POLICIES: dict[str, Policy] = {
     # POST only; the service answers 404 unless the action concerns the member themself.
     "moderation.appeal": MEMBER,
     "moderation.warning": MEMBER,
+    # --- communities, topics and events ---
+    "community.index": MEMBER,
+    "community.new_community": MEMBER,
+    "community.community": obj("community", "community_id", login=True),
+    "community.topics": obj("community", "community_id", login=True),
+    "community.members": obj("community", "community_id", login=True),
+    "community.edit_community": obj("community", "community_id", "can_edit", login=True),
+    # Join: also open to an invited member of a secret community (the service checks).
+    "community.join": obj("community", "community_id", login=True),
+    "community.decline_invitation": obj("community", "community_id", login=True),
+    "community.leave": obj("community", "community_id", login=True),
+    "community.invite": obj("community", "community_id", login=True),
+    "community.transfer": obj("community", "community_id", login=True),
+    "community.join_request": obj(
+        "community", "community_id", login=True, fixed={"action": "approve"}
+    ),
+    "community.member_action": obj(
+        "community", "community_id", login=True, fixed={"action": "remove"}
+    ),
+    "community.new_topic": obj("community", "community_id", login=True),
+    "community.new_event": obj("community", "community_id", login=True),
+    "community.image": obj("community_image", "token", "community_image"),
+    "community.topic": obj("topic", "topic_id", login=True),
+    "community.reply": obj("topic", "topic_id", login=True),
+    "community.edit_topic": obj("topic", "topic_id", "can_edit", login=True),
+    "community.topic_action": obj("topic", "topic_id", login=True, fixed={"action": "follow"}),
+    "community.edit_post": obj("topic_post", "post_id", "can_edit", login=True),
+    "community.delete_post": obj("topic_post", "post_id", login=True),
+    "community.event": obj("event", "event_id", login=True),
+    "community.event_ics": obj("event", "event_id", login=True),
+    "community.edit_event": obj("event", "event_id", "can_edit", login=True),
+    "community.event_action": obj("event", "event_id", login=True, fixed={"action": "join"}),
+    "community.moderation": role(RoleCode.MODERATOR),
+    "community.moderation_approve": role(RoleCode.MODERATOR),
+    "community.moderation_reject": role(RoleCode.MODERATOR),
+    "community.moderation_edit": role(RoleCode.MODERATOR),
     # --- search ---
     "search.search_page": PUBLIC,
     "search.static": STATIC,

@@ -60,6 +60,12 @@ def _image_visible(viewer: Any, image: Any) -> bool:
     return image_visible(viewer, image)
 
 
+def _community_image_visible(viewer: Any, image: Any) -> bool:
+    from app.community.services import image_visible
+
+    return image_visible(viewer, image)
+
+
 # The oracle of each rule in route_policies.RULES: (viewer, object, its parties) -> allowed.
 ORACLES: dict[str, Callable[[Any, Any, set[int]], bool]] = {
     "can_view": lambda v, o, parties: can_view(v, o),
@@ -73,6 +79,7 @@ ORACLES: dict[str, Callable[[Any, Any, set[int]], bool]] = {
     "friends_shown": _friends_shown,
     "other_member": lambda v, o, parties: can_view(v, o) and _vid(v) != o.id,
     "image": lambda v, o, parties: _image_visible(v, o),
+    "community_image": lambda v, o, parties: _community_image_visible(v, o),
 }
 
 
