@@ -58,6 +58,8 @@ class Ctx:
     bystander: User
     client: Any
     extra: dict[str, str]
+    moderator: User
+    mod_client: Any
 
 
 def _extra(victim: User, victim_diary: int) -> dict[str, str]:
@@ -102,7 +104,16 @@ def ctx(db_template: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         diary = make.diary(victim, title="victim's entry", visibility="public")
         make.comment(diary, victim, body="victim's comment")
         make.message(victim, poster, body="victim's message")
-        yield Ctx(poster, victim, bystander, login(app, poster), _extra(victim, diary.id))
+        moderator = make.user(handle="ma_moderator", role=RoleCode.MODERATOR)
+        yield Ctx(
+            poster,
+            victim,
+            bystander,
+            login(app, poster),
+            _extra(victim, diary.id),
+            moderator,
+            login(app, moderator),
+        )
 
 
 def _table_rows(table: Table, where: Any = None) -> list[tuple[str, ...]]:
@@ -279,8 +290,30 @@ def _invitation(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
     return "/auth/invitations", {"email": "ma-invited@example.jp", "message": ""}, check
 
 
+def _announcement(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
+    """Posted by a moderator (publishers only); the author is the moderator, not the victim."""
+    from app.notices.models import Announcement
+
+    def check() -> None:
+        row = _latest(Announcement)
+        assert (row.title, row.author_id, row.audience) == (
+            "ma notice",
+            c.moderator.id,
+            "members",
+        )
+        assert row.withdrawn_at is None and row.pinned_until is None
+        assert row.published_at.year > 2001
+
+    data = {"title": "ma notice", "body": "お知らせ本文", "audience": "members"}
+    return "/notices/new", data, check
+
+
+# Forms a moderator posts (the rest are posted by a plain member).
+BY_MODERATOR = {"announcement"}
+
 # (name, setup) -> setup returns the path, the valid form data, and the check of its result.
 FORMS: list[tuple[str, Callable[[Ctx], tuple[str, dict[str, str], Callable[[], None]]]]] = [
+    ("announcement", _announcement),
     ("new_diary", _new_diary),
     ("edit_own_diary", _edit_own_diary),
     ("edit_victims_diary", _edit_victims_diary),
@@ -299,7 +332,8 @@ FORMS: list[tuple[str, Callable[[Ctx], tuple[str, dict[str, str], Callable[[], N
 def test_extra_fields_on_a_valid_form_change_nothing_else(ctx: Ctx, name: str, setup: Any) -> None:
     path, data, check = setup(ctx)
     before = guarded(ctx.victim.id)
-    response = ctx.client.post(path, data={**ctx.extra, **data})
+    client = ctx.mod_client if name in BY_MODERATOR else ctx.client
+    response = client.post(path, data={**ctx.extra, **data})
     assert response.status_code in (302, 303, 400, 403, 422), (path, response.status_code)
     assert guarded(ctx.victim.id) == before, path
     check()
@@ -341,12 +375,15 @@ SKIP = {
 }
 
 
-def test_forged_extra_fields_alone_on_every_state_change(ctx: Ctx) -> None:
+@pytest.mark.parametrize("poster", ["member", "moderator"])
+def test_forged_extra_fields_alone_on_every_state_change(ctx: Ctx, poster: str) -> None:
     """Every non-GET endpoint, posted with EXTRA only: no 500 and nothing guarded changes."""
     from flask import current_app
 
     app = current_app
-    target = Factories().user(handle="ma_target")  # handle routes act on them, not the victim
+    client = ctx.mod_client if poster == "moderator" else ctx.client
+    # Handle routes act on a member of their own, not on the victim.
+    target = Factories().user(handle=f"ma_target_{poster}")
     posted = 0
     for rule in app.url_map.iter_rules():
         methods = (rule.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}
@@ -358,7 +395,7 @@ def test_forged_extra_fields_alone_on_every_state_change(ctx: Ctx) -> None:
             values.setdefault(name, target.handle if name == "handle" else 2_000_000)
         path = app.url_map.bind("localhost").build(rule.endpoint, values)
         before = guarded(ctx.victim.id)
-        response = ctx.client.post(path, data=ctx.extra)
+        response = client.post(path, data=ctx.extra)
         assert response.status_code < 500, (path, response.status_code)
         assert guarded(ctx.victim.id) == before, path
         posted += 1
