@@ -16,4 +16,10 @@ if [ -f bench/sns_bench.py ]; then
 fi
 [ -f bench/search_bench.py ] && run bench/search_bench.py "${quick[@]}"
 [ -f bench/survey_bench.py ] && run bench/survey_bench.py "${quick[@]}"
+# The soak: 10 minutes (--quick: 1) of mixed traffic from Locust against 2 gunicorn workers on
+# PostgreSQL. It needs the bench extra and PostgreSQL.
+if [ -f bench/soak.py ] && scripts/ensure-postgres.sh; then
+  "$py" -c "import locust" 2>/dev/null || .venv/bin/python -m pip install -q -e '.[bench]'
+  run bench/soak.py "${quick[@]}"
+fi
 exit 0
