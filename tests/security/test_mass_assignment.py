@@ -60,6 +60,8 @@ class Ctx:
     extra: dict[str, str]
     moderator: User
     mod_client: Any
+    staff: User
+    staff_client: Any
 
 
 def _extra(victim: User, victim_diary: int) -> dict[str, str]:
@@ -105,6 +107,7 @@ def ctx(db_template: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
         make.comment(diary, victim, body="victim's comment")
         make.message(victim, poster, body="victim's message")
         moderator = make.user(handle="ma_moderator", role=RoleCode.MODERATOR)
+        staff = make.user(handle="ma_staff", role=RoleCode.STAFF)
         yield Ctx(
             poster,
             victim,
@@ -113,6 +116,8 @@ def ctx(db_template: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
             _extra(victim, diary.id),
             moderator,
             login(app, moderator),
+            staff,
+            login(app, staff),
         )
 
 
@@ -308,12 +313,40 @@ def _announcement(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
     return "/notices/new", data, check
 
 
-# Forms a moderator posts (the rest are posted by a plain member).
+def _survey(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
+    """Survey staff create a survey: no made-up key, author, or published results."""
+    from app.survey.surveys_models import Survey
+
+    def check() -> None:
+        row = _latest(Survey)
+        assert (row.title, row.created_by, row.results_published) == (
+            "ma survey",
+            c.staff.id,
+            False,
+        )
+        assert row.key != "ma-hijack" and row.created_at.year > 2001
+
+    data = {
+        "title": "ma survey",
+        "opens_at": "2030-01-01T09:00",
+        "closes_at": "2030-02-01T09:00",
+        "k": "5",
+        "anonymity": "anonymous",
+        "organiser": "city",
+        "audience": "monitors",
+        "key": "ma-hijack",
+    }
+    return "/staff/surveys/new", data, check
+
+
+# Forms posted by a moderator or survey staff (the rest by a plain member).
 BY_MODERATOR = {"announcement"}
+BY_STAFF = {"survey"}
 
 # (name, setup) -> setup returns the path, the valid form data, and the check of its result.
 FORMS: list[tuple[str, Callable[[Ctx], tuple[str, dict[str, str], Callable[[], None]]]]] = [
     ("announcement", _announcement),
+    ("survey", _survey),
     ("new_diary", _new_diary),
     ("edit_own_diary", _edit_own_diary),
     ("edit_victims_diary", _edit_victims_diary),
@@ -333,6 +366,7 @@ def test_extra_fields_on_a_valid_form_change_nothing_else(ctx: Ctx, name: str, s
     path, data, check = setup(ctx)
     before = guarded(ctx.victim.id)
     client = ctx.mod_client if name in BY_MODERATOR else ctx.client
+    client = ctx.staff_client if name in BY_STAFF else client
     response = client.post(path, data={**ctx.extra, **data})
     assert response.status_code in (302, 303, 400, 403, 422), (path, response.status_code)
     assert guarded(ctx.victim.id) == before, path
