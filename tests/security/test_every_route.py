@@ -140,6 +140,8 @@ def test_security_headers_on_errors_redirects_json_and_images(
         login_as(user)
     requests = [
         ("GET", "/no/such/page", 404),
+        ("GET", "/static/", 404),  # no directory listings (A74)
+        ("GET", "/search-static/", 404),
         ("GET", "/diary/2000000", 404),
         ("GET", "/healthz", None),
         ("GET", "/auth/jpki/challenge/NOSUCH", 404),
