@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, g, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -300,8 +301,24 @@ def _register_errors(app: Flask) -> None:
         return render_template("errors/500.html"), 500
 
 
+# Bidi embeddings, overrides and isolates: a name like "\u202etxt.exe" would reorder the text
+# around it on the page (A31, R11). Template output never carries them.
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def without_bidi_controls(value: Any) -> Any:
+    """The Jinja `finalize` hook: every `{{ … }}` value without bidi control characters."""
+    if isinstance(value, Markup):
+        return Markup(str.translate(value, BIDI_CONTROLS))  # noqa: S704 - already safe markup
+    if isinstance(value, str):
+        return value.translate(BIDI_CONTROLS)
+    return value
+
+
 def _register_template_globals(app: Flask) -> None:
     from app.forms import EmptyForm
+
+    app.jinja_env.finalize = without_bidi_controls
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from typing import Any
 
 from flask import Response as FlaskResponse
@@ -23,7 +24,7 @@ def as_csv(survey: Survey) -> str:
     """One table after another: question counts, then each crosstab; hidden cells empty."""
     data = results.results_for(survey)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = _SafeWriter(csv.writer(out))
     writer.writerow(["survey", data["survey"], "responses", data["responses"], "k", data["k"]])
     for q in data["questions"]:
         if q.get("withheld"):
@@ -57,6 +58,28 @@ def as_csv(survey: Survey) -> str:
 
 def _cell(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that spreadsheet programs will not run as a formula (=, +, -, @, tab, CR
+    first): prefixed with an apostrophe. Numbers stay as they are."""
+    formula = isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+    if formula and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+class _SafeWriter:
+    """A csv writer whose every text cell goes through spreadsheet_safe."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: list[Any]) -> None:
+        self.writer.writerow([spreadsheet_safe(value) for value in row])
 
 
 def download(survey: Survey, fmt: str) -> FlaskResponse:
@@ -118,5 +141,7 @@ def raw_csv(survey: Survey) -> str:
     if records:
         writer = csv.DictWriter(out, fieldnames=list(records[0]))
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(
+            {key: spreadsheet_safe(value) for key, value in record.items()} for record in records
+        )
     return "\ufeff" + out.getvalue()
