@@ -155,3 +155,82 @@ def test_friend_request_two_processes_over_http(
     assert sorted(codes) == [200] * 19 + [302], codes
     assert _count(FriendRequest) == 1
     assert server.errors_logged() == []
+
+
+# --- community and event joins ---------------------------------------------------------------
+
+
+def _community_with_event(admin: Any) -> tuple[int, int]:
+    """An open community run by `admin`, with one upcoming event (ids)."""
+    import datetime as dt
+
+    from app.community import services as community
+    from app.db import utcnow
+
+    com = community.create_community(admin, name="夏祭り実行委員会", category="地域", kind="open")
+    db.session.commit()
+    event = community.create_event(
+        com, admin, title="やぐら組み", starts_at=utcnow() + dt.timedelta(days=3), place="公園"
+    )
+    db.session.commit()
+    return com.id, event.id
+
+
+def _rows(model: Any, **where: Any) -> int:
+    return _count(model, *(getattr(model, k) == v for k, v in where.items()))
+
+
+def _counters_agree(com_id: int, event_id: int) -> None:
+    """The kept member and participant counts were bumped once, like the rows."""
+    from app.community.models import Community, CommunityMember, Event, EventParticipant
+
+    members = _rows(CommunityMember, community_id=com_id)
+    participants = _rows(EventParticipant, event_id=event_id)
+    assert db.session.get(Community, com_id).member_count == members  # type: ignore[union-attr]
+    event = db.session.get(Event, event_id)
+    assert event.participant_count == participants  # type: ignore[union-attr]
+
+
+def test_community_and_event_join_twenty_threads(app: Any, user: Any, other_user: Any) -> None:
+    from app.auth.models import User
+    from app.community import services as community
+    from app.community.models import Community, CommunityMember, Event, EventParticipant
+
+    com_id, event_id = _community_with_event(user)
+    bob_id = other_user.id
+
+    def load_community() -> tuple[Any, ...]:
+        return db.session.get(User, bob_id), db.session.get(Community, com_id)
+
+    outcomes = _in_threads(app, 20, load_community, community.join_community)
+    assert set(outcomes) <= {"ok", "CommunityError"}, outcomes
+    assert _rows(CommunityMember, community_id=com_id, user_id=bob_id) == 1
+
+    def load_event() -> tuple[Any, ...]:
+        return db.session.get(User, bob_id), db.session.get(Event, event_id)
+
+    outcomes = _in_threads(app, 20, load_event, community.join_event)
+    assert set(outcomes) <= {"ok", "CommunityError"}, outcomes
+    assert _rows(EventParticipant, event_id=event_id, user_id=bob_id) == 1
+    _counters_agree(com_id, event_id)
+
+
+def test_community_and_event_join_two_processes_over_http(
+    app: Any, client: Any, user: Any, other_user: Any, login_as: Any, gunicorn: Any
+) -> None:
+    from app.community.models import CommunityMember, EventParticipant
+
+    com_id, event_id = _community_with_event(user)
+    login_as(other_user)
+    cookie = session_cookie(app, client)
+    server = gunicorn()
+    codes = fire(f"{server.url}/communities/{com_id}/join", cookie=cookie, data={})
+    # Each request answers with a redirect back to the community (joined, or already a
+    # member); never a 500.
+    assert codes == [302] * 20, codes
+    assert _rows(CommunityMember, community_id=com_id, user_id=other_user.id) == 1
+    codes = fire(f"{server.url}/events/{event_id}/join", cookie=cookie, data={})
+    assert codes == [302] * 20, codes
+    assert _rows(EventParticipant, event_id=event_id, user_id=other_user.id) == 1
+    _counters_agree(com_id, event_id)
+    assert server.errors_logged() == []
