@@ -28,6 +28,22 @@ from app import create_app
 from app.extensions import db, limiter
 from tests.factories import Factories
 
+
+def _per_worker_database() -> None:
+    """Under pytest-xdist each worker gets its own PostgreSQL databases (`name_gw0` …), set in
+    the environment before any test module reads it, so parallel workers never share a
+    database; SQLite files already live in each worker's own temporary directory."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = os.environ.get("TEST_DATABASE_URL", "").strip()
+    if worker and url and not os.environ.get("SANKAKU_TEST_DB_PER_WORKER"):
+        parsed = make_url(url)
+        os.environ["TEST_DATABASE_URL"] = parsed.set(
+            database=f"{parsed.database}_{worker}"
+        ).render_as_string(hide_password=False)
+        os.environ["SANKAKU_TEST_DB_PER_WORKER"] = "1"
+
+
+_per_worker_database()
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
 # The test PKI and the real PC/SC stack with the emulated card, for every test folder.
