@@ -14,7 +14,14 @@ from app.survey import answer_views, views  # noqa: E402,F401  (routes register 
 def register(app: Flask) -> None:
     """Intake handlers, retention hook, sample section and demo step, CLI (idempotent)."""
     from app.privacy.retention import PURGE_HOOKS
-    from app.survey import intake, sample, services, surveys_sample, template_helpers
+    from app.survey import (
+        intake,
+        recruitment,
+        sample,
+        services,
+        surveys_sample,
+        template_helpers,
+    )
     from app.survey.cli import survey_cli
     from app.survey.surveys_cli import add_commands
 
@@ -24,6 +31,7 @@ def register(app: Flask) -> None:
     sample.register_sample_hooks()
     surveys_sample.register_sample_hooks()
     template_helpers.install(app)
+    recruitment.register_notification()
     add_commands(survey_cli)
     if "survey" not in app.cli.commands:
         app.cli.add_command(survey_cli)

@@ -224,6 +224,23 @@ def survey_sample(key: str) -> WerkzeugResponse:
     return redirect(url_for("survey_admin.survey_edit", key=key))
 
 
+@bp.route("/<key>/announce", methods=["POST"])
+@role_required(RoleCode.STAFF)
+def survey_announce(key: str) -> WerkzeugResponse:
+    """Notify the SNS members who opted in (open surveys for SNS members only)."""
+    from app.survey.recruitment import announce, recruiting
+
+    survey = _survey(key)
+    _checked_form()
+    if not recruiting(survey):
+        flash(_("Only an open survey for SNS members can be announced."), "error")
+        return redirect(url_for("survey_admin.survey_edit", key=key))
+    count = announce(survey)
+    db.session.commit()
+    flash(_("%(n)d SNS members were notified.", n=count), "success")
+    return redirect(url_for("survey_admin.survey_edit", key=key))
+
+
 @bp.route("/<key>/publish", methods=["POST"])
 @role_required(RoleCode.STAFF)
 def survey_publish(key: str) -> WerkzeugResponse:

@@ -265,8 +265,10 @@ def survey_submit(key: str) -> Any:
         answers = answering.draft_answers(draft) if draft else {}
         receipt = answering.submit(survey, respondent, answers, draft_token=token)
         db.session.commit()
-    except (AlreadyAnswered, IntegrityError) as err:
-        db.session.rollback()  # a fresh transaction sees the first submit's commit
+    except (AlreadyAnswered, answering.DraftMismatch, IntegrityError) as err:
+        # DraftMismatch too: a retry racing the first submit can read the participation as
+        # "started" and then find its draft deleted. A fresh transaction sees the first commit.
+        db.session.rollback()
         first = answering.first_receipt(survey, respondent, token)
         if first is not None:  # a retry of the same form: the first result again
             return render_template(

@@ -335,7 +335,9 @@ def submit(
     """
     try:
         return _submit(survey, who, raw, draft_token, now)
-    except AlreadyAnswered:
+    except (AlreadyAnswered, DraftMismatch):
+        # DraftMismatch too: a retry racing the first submit can find the participation still
+        # "started" and then its draft already deleted.
         first = first_receipt(survey, who, draft_token) if draft_token else None
         if first is None:
             raise

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import delete, exists, select
 
-from app.auth.models import User
+from app.auth.models import AccountStatus, User
 from app.db import utcnow
 from app.extensions import db
-from app.survey.surveys_models import Participation, SnsOptIn, Survey
+from app.i18n import _, _l
+from app.survey.surveys_models import Participation, SnsAnnouncement, SnsOptIn, Survey
 
+NOTIFICATION_KIND = "survey"
 BANNER_LIMIT = 3
 
 
@@ -55,3 +57,59 @@ def banner_surveys(user: Any) -> list[Survey]:
         .order_by(Survey.opens_at.desc(), Survey.id.desc())
     ).scalars()
     return [s for s in rows if s.target.get("sns_members")][:BANNER_LIMIT]
+
+
+def announce(survey: Survey, *, limit: int | None = None) -> int:
+    """Notify every opted-in active member not yet told about this survey (once each; an
+    interrupted run resumes). Returns the number notified; 0 unless the survey recruits."""
+    from app.sns.services import notify
+
+    if not recruiting(survey):
+        return 0
+    told = exists().where(
+        SnsAnnouncement.survey_id == survey.id, SnsAnnouncement.user_id == User.id
+    )
+    stmt = (
+        select(User)
+        .join(SnsOptIn, SnsOptIn.user_id == User.id)
+        .where(User.status == AccountStatus.ACTIVE.value, ~told)
+        .order_by(User.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    count = 0
+    for user in db.session.execute(stmt).scalars():
+        db.session.add(SnsAnnouncement(survey_id=survey.id, user_id=user.id))
+        notify(user, NOTIFICATION_KIND, None, survey.id)
+        count += 1
+    return count
+
+
+def _note_path(object_id: int | None) -> str:
+    survey = db.session.get(Survey, object_id) if object_id else None
+    return f"/monitors/surveys/{survey.key}" if survey else "/monitors/surveys/"
+
+
+def _note_visible(user: User, ids: set[int]) -> set[int]:
+    """Notifications of surveys that still exist and have opened (drafts are never shown)."""
+    now = utcnow()
+    return set(
+        db.session.execute(
+            select(Survey.id).where(Survey.id.in_(ids), Survey.opens_at <= now)
+        ).scalars()
+    )
+
+
+def register_notification() -> None:
+    """The "survey" notification kind of the SNS (idempotent)."""
+    from app.sns.services import ExtraNotificationKind, register_notification_kind
+
+    register_notification_kind(
+        ExtraNotificationKind(
+            key=NOTIFICATION_KIND,
+            label=_l("Surveys open to SNS members"),
+            text=lambda _name: _("A survey open to SNS members has started. Your voice counts."),
+            path=_note_path,
+            visible=_note_visible,
+        )
+    )

@@ -59,6 +59,18 @@ def add_commands(group: AppGroup) -> None:
         db.session.commit()
         click.echo(json.dumps({"invited": count, "seed": survey.sample_seed}))
 
+    @group.command("announce")
+    @click.argument("key")
+    @click.option("--batch", type=int, default=0, help="Notify at most N members (0: all).")
+    def announce_command(key: str, batch: int) -> None:
+        """Tell SNS members who opted in about an open survey for SNS members (a banner shows
+        it anyway; this adds one notification each, never twice)."""
+        from app.survey.recruitment import announce
+
+        count = announce(_survey_or_exit(key), limit=batch or None)
+        db.session.commit()
+        click.echo(json.dumps({"notified": count}))
+
     @group.command("send-requests")
     @click.argument("key")
     @click.option("--reminders", is_flag=True, help="Remind those who have not answered.")

@@ -279,7 +279,6 @@ POLICIES: dict[str, Policy] = {
     "survey.survey_receipt": obj("survey", "key", "survey_open"),
     "survey.published_results": obj("survey", "key", "survey_published"),
     "survey.sns_settings": MEMBER,
-    "survey.sns_settings": MEMBER,
     # --- surveys: staff (the internal face) ---
     "survey_admin.survey_index": role(RoleCode.STAFF),
     "survey_admin.survey_new": role(RoleCode.STAFF),

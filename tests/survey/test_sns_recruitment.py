@@ -16,7 +16,7 @@ from app.extensions import db
 from app.survey import answering, identity, recruitment, targeting
 from app.survey.answering import AlreadyAnswered, NotEligible, Respondent
 from app.survey.services import CertIdentity
-from app.survey.surveys_models import Participation, Response, SnsOptIn
+from app.survey.surveys_models import Participation, Response, SnsAnnouncement, SnsOptIn
 from tests.survey.surveys_helpers import GOOD, open_survey
 
 SNS = {"sns_members": True}
@@ -149,6 +149,101 @@ def test_banner_costs_one_query_and_hides_surveys_answered_as_member(app, make, 
     db.session.add(Participation(survey_id=survey.id, member_id=user.id, status="submitted"))
     db.session.commit()
     assert recruitment.banner_surveys(user) == []
+
+
+# --- announcements ----------------------------------------------------------------------------
+
+
+def test_announce_notifies_opted_in_members_once(client, make, user, login_as):
+    survey = open_survey(target=SNS)
+    quiet = make.user(handle="quiet")
+    _opt_in(user)
+    assert recruitment.announce(survey) == 1
+    db.session.commit()
+    assert recruitment.announce(survey) == 0  # resumable: nobody is told twice
+    db.session.commit()
+    assert _count(SnsAnnouncement) == 1
+    from app.sns.models import Notification
+
+    notes = db.session.execute(select(Notification)).scalars().all()
+    assert [(n.user_id, n.kind, n.object_id) for n in notes] == [(user.id, "survey", survey.id)]
+    assert quiet.id not in {n.user_id for n in notes}
+    login_as(user)
+    page = client.get("/notifications").get_data(as_text=True)
+    assert f'href="/monitors/surveys/{survey.key}"' in page
+    assert "アンケート" in page or "survey" in page
+
+    closed = open_survey(target=SNS)
+    closed.closes_at = utcnow() - dt.timedelta(minutes=1)
+    closed.opens_at = utcnow() - dt.timedelta(days=1)
+    monitors_only = open_survey()
+    db.session.commit()
+    assert recruitment.announce(closed) == 0
+    assert recruitment.announce(monitors_only) == 0
+
+
+def test_staff_announce_button(app, client, make, login_as):
+    from app.auth.models import RoleCode
+
+    staff = make.user(handle="staffer", role=RoleCode.STAFF)
+    member = make.user(handle="listener")
+    _opt_in(member)
+    survey = open_survey(target=SNS)
+    login_as(staff)
+    page = client.get(f"/staff/surveys/{survey.key}").get_data(as_text=True)
+    assert f"/staff/surveys/{survey.key}/announce" in page
+    r = client.post(f"/staff/surveys/{survey.key}/announce")
+    assert r.status_code == 302
+    assert _count(SnsAnnouncement) == 1
+    plain = open_survey()
+    r = client.post(f"/staff/surveys/{plain.key}/announce", follow_redirects=True)
+    assert r.status_code == 200
+    assert _count(SnsAnnouncement) == 1
+    member_client = app.test_client()
+    login_as(member, the_client=member_client)
+    assert member_client.post(f"/staff/surveys/{survey.key}/announce").status_code == 404
+
+
+def test_staff_choose_who_answers(client, make, login_as):
+    from app.auth.models import RoleCode
+    from app.survey.surveys_models import Survey
+
+    login_as(make.user(handle="author", role=RoleCode.STAFF))
+    keys = {}
+    for audience in ("monitors", "sns", "both"):
+        r = client.post(
+            "/staff/surveys/new",
+            data={
+                "title": f"誰が答える {audience}",
+                "opens_at": "2030-04-01T09:00",
+                "closes_at": "2030-04-30T17:00",
+                "k": "5",
+                "districts": ["北町"],
+                "audience": audience,
+            },
+        )
+        assert r.status_code == 302
+        keys[audience] = r.headers["Location"].rsplit("/", 1)[-1]
+    db.session.rollback()
+    targets = {
+        a: db.session.execute(select(Survey).where(Survey.key == k)).scalar_one().target
+        for a, k in keys.items()
+    }
+    assert targets["monitors"] == {"districts": ["北町"]}
+    assert targets["sns"] == {"districts": ["北町"], "sns_members": True, "monitors": False}
+    assert targets["both"] == {"districts": ["北町"], "sns_members": True}
+    page = client.get(f"/staff/surveys/{keys['sns']}").get_data(as_text=True)
+    assert re.search(r'value="sns"\s+checked', page)
+
+
+def test_announce_command(app, user):
+    survey = open_survey(target=SNS)
+    _opt_in(user)
+    result = app.test_cli_runner().invoke(args=["survey", "announce", survey.key])
+    assert result.exit_code == 0, result.output
+    assert '"notified": 1' in result.output
+    again = app.test_cli_runner().invoke(args=["survey", "announce", survey.key])
+    assert '"notified": 0' in again.output
 
 
 # --- answering as a member --------------------------------------------------------------------
