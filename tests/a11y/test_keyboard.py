@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -162,5 +163,6 @@ def test_every_focus_stop_is_visible(
 ) -> None:
     page = role_page(role)
     page.goto(site.path(path))
+    assert unquote(page.url) == site.path(path)
     stops = tab_stops(page)
     assert len(stops) >= 5, stops  # the header alone has the skip link, brand and navigation

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -114,6 +115,7 @@ def test_no_horizontal_scrolling(
     page = sized_page(role, mode)
     response = page.goto(site.path(path))
     assert response is not None and response.status == 200, page.url
+    assert unquote(page.url) == site.path(path)  # the page itself, not a redirect to a login
     assert page.locator("html").get_attribute("lang") == lang
     sizes = page.evaluate(
         "() => ({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
@@ -158,6 +160,7 @@ def test_text_spacing_at_360px_keeps_the_page_narrow(
     page = sized_page(role, "phone-360px")
     response = page.goto(site.path(path))
     assert response is not None and response.status == 200, page.url
+    assert unquote(page.url) == site.path(path)
     page.evaluate(TEXT_SPACING)
     spacing = page.evaluate("() => getComputedStyle(document.querySelector('main h1')).wordSpacing")
     assert spacing != "0px"  # the reader's spacing took effect
