@@ -78,6 +78,20 @@ def test_post_a_diary_by_keyboard(site: Site, fresh_page: Callable[..., Page]) -
     expect(page.locator("main")).to_contain_text("朝から近所のみんなで雪かきをしました。")
 
 
+def test_reply_to_a_community_topic_by_keyboard(
+    site: Site, fresh_page: Callable[..., Page]
+) -> None:
+    page = fresh_page()
+    log_in(page, site, site.users["friend"])
+    page.goto(site.path("/topics/{topic}"))
+    tab_to(page, "form[action$='/reply'] textarea[name=body]")
+    page.keyboard.type("当日は受付を手伝います。")
+    tab_to(page, "form[action$='/reply'] button[type=submit]", max_steps=3)
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    expect(page.locator("main .posts")).to_contain_text("当日は受付を手伝います。")
+
+
 def test_answer_a_survey_by_keyboard(site: Site, fresh_page: Callable[..., Page]) -> None:
     """The JPKI step with the test helpers, then every question type by keyboard alone."""
     page = fresh_page()
