@@ -132,10 +132,15 @@ def test_security_headers_on_errors_redirects_json_and_images(
     from app.sns.services import create_diary
 
     diary = create_diary(owner, title="写真", body="本文", visibility="public", uploads=[_png()])
+    from app.community import services as community_services
     from app.extensions import db
 
+    community = community_services.create_community(
+        owner, name="写真の会", category="地域", kind="open", image=_png()
+    )
     db.session.commit()
     photo = diary.images[0].token
+    community_photo = community.image_token
     if as_member:
         login_as(user)
     requests = [
@@ -153,6 +158,7 @@ def test_security_headers_on_errors_redirects_json_and_images(
         ("GET", "/me", 302),
         ("GET", "/lang/en", 302),
         ("GET", f"/images/{photo}", 200),
+        ("GET", f"/community-images/{community_photo}", 200 if as_member else None),
     ]
     for method, path, status in requests:
         response = client.open(path, method=method)
