@@ -39,4 +39,5 @@ fi
 
 echo
 echo "Sankaku is starting at http://$host:$port  (Ctrl-C stops it)"
-"$bin/gunicorn" --workers 1 --threads 4 --bind "$host:$port" --access-logfile - 'app:create_app()'
+"$bin/gunicorn" --workers 1 --threads 4 --bind "$host:$port" --access-logfile - \
+  --logger-class app.access_log.RedactingLogger 'app:create_app()'
