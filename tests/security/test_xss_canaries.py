@@ -162,7 +162,7 @@ def build_survey(make: Any, staff: Any) -> Any:
     for district in ("中央", "北町"):
         for _ in range(3):
             seg = {"district": district, "sex": "female", "age_band": "30s"}
-            answers = {**GOOD, "q1": hostile_choice, "q4": "=1+2"}
+            answers = {**GOOD, "q1": hostile_choice, "q4": "<script>xss</script>"}
             answers.pop("q5")
             rows.append((seg, answers))
     answering.add_synthetic(survey, rows, day=dt.date(2026, 12, 1))
@@ -364,6 +364,8 @@ def test_survey_texts_render_inert_and_exports_neutralise_formulas(
     staff_pages = crawl(staff, staff_paths, limit=60)
     problems += check_pages(staff_pages, "admin")
     assert problems == [], "\n".join(sorted(set(problems))[:80])
+    review = staff_pages[f"/staff/surveys/{survey.key}/texts"].get_data(as_text=True)
+    assert "&lt;script&gt;xss&lt;/script&gt;" in review  # the free answer was shown, escaped
     results = guest_pages[f"/monitors/surveys/{survey.key}/results"].get_data(as_text=True)
     assert "&lt;script&gt;" in results or "&lt;img" in results
     exported = staff_pages[f"/staff/surveys/{survey.key}/results.csv"]
