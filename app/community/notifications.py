@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 
 from app.auth.models import User
@@ -39,11 +38,12 @@ def _visible(model: Any) -> Any:
     return visible
 
 
+# Plain paths, not url_for: mail is also written outside a request (the reminder job).
 def _post_path(post_id: int | None) -> str:
     post = db.session.get(TopicPost, post_id) if post_id else None
     if post is None:
-        return url_for("sns.notifications")
-    return url_for("community.topic", topic_id=post.topic_id, _anchor=f"post-{post.id}")
+        return "/notifications"
+    return f"/topics/{post.topic_id}#post-{post.id}"
 
 
 def register_notification_kinds() -> None:
@@ -52,7 +52,7 @@ def register_notification_kinds() -> None:
             key=NEW_TOPIC,
             label=_l("New topics in my communities"),
             text=lambda name: _("%(name)s started a new topic in your community.", name=name),
-            path=lambda oid: url_for("community.topic", topic_id=oid or 0),
+            path=lambda oid: f"/topics/{oid or 0}",
             visible=_visible(Topic),
         )
     )
@@ -70,7 +70,7 @@ def register_notification_kinds() -> None:
             key=EVENT_REMINDER,
             label=_l("Reminders of events I take part in"),
             text=lambda name: _("Reminder: an event you take part in starts within a day."),
-            path=lambda oid: url_for("community.event", event_id=oid or 0),
+            path=lambda oid: f"/events/{oid or 0}",
             visible=_visible(Event),
         )
     )

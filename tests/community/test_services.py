@@ -421,3 +421,61 @@ def test_counts_stay_consistent(app: Any, user: Any, other_user: Any, community:
     db.session.refresh(com)
     assert com.member_count == _count(CommunityMember, community_id=com.id) == 2
     assert _count(Topic) == 0
+
+
+def test_new_topic_mail_for_members_who_asked(
+    app: Any, make: Any, user: Any, other_user: Any, community: Any, outbox: Any
+) -> None:
+    from app.sns.services import ensure_settings
+
+    com = community(user, members=(other_user,))
+    ensure_settings(other_user).email_kinds = "community_topic"
+    db.session.commit()
+    services.create_topic(com, user, title="防災訓練のお知らせ", body="日曜日です")
+    db.session.commit()
+    mails = [m for m in outbox() if m.to_addr == other_user.email]
+    assert len(mails) == 1
+    assert "新しいトピック" in mails[0].subject and "/topics/" in mails[0].body
+
+
+def test_member_list_visibility_per_kind(
+    app: Any, make: Any, user: Any, other_user: Any, community: Any
+) -> None:
+    member = make.user()
+    open_com = community(user, members=(member,))
+    approval = community(user, kind="approval", members=(member,))
+    shown = services.member_lists(open_com, other_user)
+    assert shown.shown and {m.user_id for m in shown.members} == {member.id}
+    hidden = services.member_lists(approval, other_user)
+    assert not hidden.shown and hidden.members == []
+    assert [m.user_id for m in hidden.admins] == [user.id]  # the admin is always named
+    assert {m.user_id for m in services.member_lists(approval, member).members} == {member.id}
+    assert not services.member_lists(open_com, AnonymousViewer()).shown
+
+
+def test_reply_photos_are_seen_with_the_reply(
+    app: Any, make: Any, user: Any, other_user: Any, community: Any, topic: Any
+) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    from app.community.models import CommunityImage
+
+    out = io.BytesIO()
+    PILImage.new("RGB", (10, 10), "red").save(out, format="JPEG")
+    com = community(user, kind="secret")
+    row = topic(com, user)
+    post = services.add_post(row, user, "写真です", files=[out.getvalue()])
+    db.session.commit()
+    image = db.session.execute(select(CommunityImage)).scalar_one()
+    assert image.post_id == post.id
+    assert services.images_for(row.id, [post.id]) == {post.id: [image.token]}
+    assert services.image_visible(user, image)
+    assert not services.image_visible(other_user, image)
+    with pytest.raises(CommunityError) as err:
+        services.add_post(row, user, "多すぎ", files=[out.getvalue()] * 4)
+    assert err.value.field == "images"
+    with pytest.raises(CommunityError) as err:
+        services.add_post(row, user, "壊れた写真", files=[b"not an image"])
+    assert err.value.field == "images"
