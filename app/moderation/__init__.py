@@ -19,9 +19,10 @@ from app.moderation import views  # noqa: E402  (routes register on import)
 def register(app: Flask) -> None:
     """Register the SNS's content kinds and, where the pages are served, the warning gate
     (idempotent)."""
-    from app.moderation.sns_kinds import register_sns_kinds
+    from app.moderation.sns_kinds import register_notification, register_sns_kinds
 
     register_sns_kinds()
+    register_notification()
     if "moderation" in app.blueprints:
         funcs = app.before_request_funcs.setdefault(None, [])
         if views.warning_gate not in funcs:

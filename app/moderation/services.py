@@ -242,6 +242,37 @@ def _close_reports(kind_key: str, object_id: int, status: str = RESOLVED) -> int
     return n
 
 
+# --- telling the member -----------------------------------------------------------------------
+
+NOTIFICATION_KIND = "moderation"
+
+
+def notify_member(entry: ModerationAction) -> None:
+    """Tell the member an action was taken on their content or account, through the SNS
+    notifications (in-app, and by email when they chose it). The moderator is not named."""
+    if entry.member_id is None:
+        return
+    member = db.session.get(User, entry.member_id)
+    if member is None:
+        return
+    from app.sns.services import notify
+
+    db.session.flush()  # the notification links to the log entry
+    notify(member, NOTIFICATION_KIND, None, entry.id)
+
+
+def own_action_ids(member: User, ids: set[int]) -> set[int]:
+    """Of the log entries `ids`, those about `member` (what their notifications may show)."""
+    if not ids:
+        return set()
+    rows = db.session.execute(
+        select(ModerationAction.id).where(
+            ModerationAction.id.in_(ids), ModerationAction.member_id == member.id
+        )
+    ).scalars()
+    return {int(r) for r in rows}
+
+
 # --- actions on content -----------------------------------------------------------------------
 
 
@@ -288,7 +319,7 @@ def hide_content(actor: User, kind: ContentKind, obj: Any, reason: str) -> Moder
     obj.hidden_at = utcnow()
     obj.hidden_reason = reason[:500]
     _close_reports(kind.key, obj.id)
-    return record_action(
+    entry = record_action(
         actor,
         Action.HIDE,
         target_kind=kind.key,
@@ -296,6 +327,8 @@ def hide_content(actor: User, kind: ContentKind, obj: Any, reason: str) -> Moder
         member_id=kind.author_id(obj),
         reason=reason,
     )
+    notify_member(entry)
+    return entry
 
 
 def restore_content(
@@ -304,10 +337,13 @@ def restore_content(
     """Show hidden (or held) content again. `approve` logs it as approving held content."""
     if not kind.hideable or obj.hidden_at is None:
         raise ModerationError(_("This content is not hidden."))
+    if getattr(obj, "status", None) in ("pending", "rejected"):
+        # A community waiting for (or refused) approval is approved, not restored.
+        raise ModerationError(_("This community waits for approval: approve it instead."))
     obj.hidden_at = None
     obj.hidden_reason = ""
     _close_reports(kind.key, obj.id)
-    return record_action(
+    entry = record_action(
         actor,
         Action.APPROVE if approve else Action.RESTORE,
         target_kind=kind.key,
@@ -315,6 +351,8 @@ def restore_content(
         member_id=kind.author_id(obj),
         reason=_reason(reason, required=False),
     )
+    notify_member(entry)
+    return entry
 
 
 # --- actions on members -----------------------------------------------------------------------
@@ -336,6 +374,7 @@ def warn_member(actor: User, member: User, message: str) -> MemberWarning:
     warning = MemberWarning(member_id=member.id, action_id=entry.id, message=message)
     db.session.add(warning)
     flag_sessions(member.id, True)
+    notify_member(entry)
     return warning
 
 
@@ -399,21 +438,25 @@ def suspend_member(actor: User, member: User, days: Any, reason: str) -> Moderat
     reason = _reason(reason)
     until = utcnow() + dt.timedelta(days=n)
     suspend_user(member, until)
-    return record_action(
+    entry = record_action(
         actor,
         Action.SUSPEND,
         member_id=member.id,
         reason=_("%(reason)s (until %(until)s)", reason=reason, until=format_jst(until)),
     )
+    notify_member(entry)
+    return entry
 
 
 def lift_suspension(actor: User, member: User, reason: str = "") -> ModerationAction:
     if member.is_active:
         raise ModerationError(_("This member is not suspended."))
     auth_lift_suspension(member)
-    return record_action(
+    entry = record_action(
         actor, Action.LIFT_SUSPENSION, member_id=member.id, reason=_reason(reason, required=False)
     )
+    notify_member(entry)
+    return entry
 
 
 def format_jst(value: dt.datetime) -> str:
@@ -426,6 +469,30 @@ def member_by_handle(handle: str) -> User | None:
     return sns_member_by_handle(handle)
 
 
+HIDDEN_LIMIT = 50
+
+
+def hidden_content(member: User, limit: int = HIDDEN_LIMIT) -> list[tuple[ContentKind, Any]]:
+    """The member's hidden or held content of every hideable kind, newest hidden first (one
+    query per kind), for restoring it from the member's page."""
+    from app.moderation.content import content_kinds
+
+    found: list[tuple[ContentKind, Any]] = []
+    for kind in content_kinds():
+        if not kind.hideable:
+            continue
+        model: Any = kind.model
+        rows = db.session.execute(
+            select(model)
+            .where(getattr(model, kind.author_attr) == member.id, model.hidden_at.is_not(None))
+            .order_by(model.hidden_at.desc())
+            .limit(limit)
+        ).scalars()
+        found.extend((kind, obj) for obj in rows)
+    found.sort(key=lambda pair: pair[1].hidden_at, reverse=True)
+    return found[:limit]
+
+
 def member_summary(member: User) -> dict[str, Any]:
     """What a moderator needs on a member's page: log entries about them, open reports."""
     actions = list(
@@ -436,7 +503,11 @@ def member_summary(member: User) -> dict[str, Any]:
             .limit(50)
         ).scalars()
     )
-    return {"actions": actions, "actors": _users({a.actor_id for a in actions if a.actor_id})}
+    return {
+        "actions": actions,
+        "actors": _users({a.actor_id for a in actions if a.actor_id}),
+        "hidden": hidden_content(member),
+    }
 
 
 # --- what members see: actions on their own content, appeals ----------------------------------

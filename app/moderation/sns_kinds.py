@@ -8,10 +8,11 @@ from flask import url_for
 
 from app.auth.models import User
 from app.extensions import db
-from app.i18n import _l
+from app.i18n import _, _l
 from app.moderation.content import ContentKind, register_content_kind
 from app.permissions import Viewer, Visibility, viewer_id
 from app.sns.models import Comment, Diary, Message, ProfileValue
+from app.sns.services import ExtraNotificationKind, register_notification_kind
 
 
 def _profile_snapshot(member: User) -> str:
@@ -79,5 +80,30 @@ def register_sns_kinds() -> None:
             url=_message_url,
             hideable=False,
             may_report=_message_reportable,
+        )
+    )
+
+
+def _own_actions(member: User, ids: set[int]) -> set[int]:
+    from app.moderation.services import own_action_ids
+
+    return own_action_ids(member, ids)
+
+
+def register_notification() -> None:
+    """The notification a member gets when a moderator acts on their content or account."""
+    from app.moderation.services import NOTIFICATION_KIND
+
+    register_notification_kind(
+        ExtraNotificationKind(
+            key=NOTIFICATION_KIND,
+            label=_l("Moderators' actions on my posts"),
+            text=lambda _name: _(
+                "A moderator took an action on your post or account. See why, and reply if you "
+                "wish."
+            ),
+            # A plain path: mail may be written outside a request.
+            path=lambda oid: f"/moderation/my-actions#action-{oid or 0}",
+            visible=_own_actions,
         )
     )
