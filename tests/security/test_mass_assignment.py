@@ -339,6 +339,73 @@ def _survey(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
     return "/staff/surveys/new", data, check
 
 
+def _poster_community(c: Ctx) -> Any:
+    from app.community import services
+
+    found = services.create_community(c.poster, name="ma community", category="地域")
+    db.session.commit()
+    return found
+
+
+def _new_community(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
+    """No made-up admin, official mark, approval state or member count."""
+    from app.community.models import Community
+
+    data = {"name": "ma new community", "description": "説明", "category": "趣味", "kind": "open"}
+
+    def check() -> None:
+        row = _latest(Community)
+        assert (row.name, row.admin_id, row.kind) == ("ma new community", c.poster.id, "open")
+        assert not row.official and row.hidden_at is None and row.member_count == 1
+        assert row.created_at.year > 2001
+
+    return "/communities/new", data, check
+
+
+def _new_topic(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
+    from app.community.models import Topic
+
+    community = _poster_community(c)
+    data = {"title": "ma topic", "body": "本文"}
+
+    def check() -> None:
+        row = _latest(Topic)
+        assert (row.title, row.author_id, row.community_id) == (
+            "ma topic",
+            c.poster.id,
+            community.id,
+        )
+        assert not row.pinned and not row.closed and row.hidden_at is None
+        assert row.deleted_at is None and row.created_at.year > 2001
+
+    return f"/communities/{community.id}/topics/new", data, check
+
+
+def _new_event(c: Ctx) -> tuple[str, dict[str, str], Callable[[], None]]:
+    from app.community.models import Event
+
+    community = _poster_community(c)
+    data = {
+        "title": "ma event",
+        "starts_at": "2030-05-01T10:00",
+        "place": "公民館",
+        "capacity": "5",
+    }
+
+    def check() -> None:
+        row = _latest(Event)
+        assert (row.title, row.author_id, row.community_id, row.capacity) == (
+            "ma event",
+            c.poster.id,
+            community.id,
+            5,
+        )
+        assert row.participant_count == 0 and row.hidden_at is None
+        assert row.deleted_at is None and row.created_at.year > 2001
+
+    return f"/communities/{community.id}/events/new", data, check
+
+
 # Forms posted by a moderator or survey staff (the rest by a plain member).
 BY_MODERATOR = {"announcement"}
 BY_STAFF = {"survey"}
@@ -358,6 +425,9 @@ FORMS: list[tuple[str, Callable[[Ctx], tuple[str, dict[str, str], Callable[[], N
     ("introduction", _introduction),
     ("report", _report),
     ("invitation", _invitation),
+    ("new_community", _new_community),
+    ("new_topic", _new_topic),
+    ("new_event", _new_event),
 ]
 
 
