@@ -229,3 +229,20 @@ def test_remind_events_cli(app: Any, user: Any, community: Any, event: Any) -> N
     second = runner.invoke(args=["community", "remind-events"])
     assert first.exit_code == 0 and '"reminded": 1' in first.output
     assert second.exit_code == 0 and '"reminded": 0' in second.output
+
+
+def test_join_commands(app: Any, user: Any, other_user: Any, community: Any, event: Any) -> None:
+    com = community(user)
+    ev = event(com, user, capacity=1)
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["community", "join", str(com.id), other_user.handle])
+        assert result.exit_code == 0 and "CommunityMember" in result.output
+        result = runner.invoke(args=["community", "event-join", str(ev.id), other_user.handle])
+        assert result.exit_code == 0, result.output
+    full = runner.invoke(args=["community", "event-join", str(ev.id), user.handle])
+    assert full.exit_code == 1 and "満員" in full.output
+    missing = runner.invoke(args=["community", "join", "999999", user.handle])
+    assert missing.exit_code == 1
+    db.session.rollback()
+    assert db.session.execute(select(func.count(EventParticipant.user_id))).scalar_one() == 1
