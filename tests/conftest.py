@@ -177,6 +177,24 @@ def app(app_config: dict[str, Any], db_template: dict[str, str]) -> Iterator[Fla
                 engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run (tests/e2e, tests/a11y): Playwright's sync API
+    drives one instance at a time. Debian's build, see tests/e2e/conftest.py."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()

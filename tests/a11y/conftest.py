@@ -1,5 +1,6 @@
 """Accessibility fixtures: one seeded site behind one live server for the whole package, one
-logged-in browser context per role, and axe-core read from tests/a11y/node_modules.
+logged-in browser context per role (in the session's Chromium, tests/conftest.py), and
+axe-core read from tests/a11y/node_modules.
 
 axe-core comes from the npm registry (package.json and package-lock.json here; `make test` runs
 `npm ci` when node_modules is missing) and is evaluated in the page by Playwright from that local
@@ -25,7 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 from app import create_app
 from app.extensions import db
 from tests.conftest import fresh_database
-from tests.e2e.conftest import LiveServer, browser  # noqa: F401 - one Chromium for the package
+from tests.e2e.conftest import LiveServer
 from tests.factories import Factories
 from tests.survey.conftest import monitor_pki  # noqa: F401 - session fixture
 
@@ -301,7 +302,7 @@ def set_language(context: BrowserContext, site: Site, lang: str) -> None:
 
 
 @pytest.fixture(scope="package")
-def role_page(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]:  # noqa: F811
+def role_page(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]:
     """`role_page(role)`: one page per role in its own context, logged in on first use."""
     contexts: list[BrowserContext] = []
     pages: dict[str, Page] = {}
@@ -330,7 +331,7 @@ def role_page(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]: 
 
 
 @pytest.fixture
-def fresh_page(browser: Browser) -> Iterator[Callable[..., Page]]:  # noqa: F811
+def fresh_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """`fresh_page(**context_options)`: a page in a new context, closed after the test."""
     contexts: list[BrowserContext] = []
 

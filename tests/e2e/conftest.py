@@ -1,8 +1,9 @@
 """End-to-end fixtures: a live server on a free loopback port and Debian's Chromium.
 
 Playwright's own browser download does not work here, so the browser is Debian's
-`/usr/bin/chromium`, launched through Playwright's sync API with `executable_path`. A missing
-browser is an error, not a skip.
+`/usr/bin/chromium`, launched through Playwright's sync API with `executable_path` by the
+session's `browser` fixture in tests/conftest.py (shared with tests/a11y). A missing browser is
+an error, not a skip.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,19 +29,6 @@ CHROMIUM_FLAGS = [
 ]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the whole run."""
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.fixture
