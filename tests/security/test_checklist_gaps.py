@@ -1,0 +1,304 @@
+"""Checks of security.md that no other test proved (docs/security-checks.md cites each one)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from werkzeug.debug import DebuggedApplication
+
+from app import create_app
+from app.auth.models import User
+from app.extensions import db
+from tests.auth.test_accounts import link_from
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery staple"
+FOREIGN = "https://evil.example"
+
+
+# --- A01: password rules -------------------------------------------------------------------------
+
+
+def change_password(client, new: str):
+    return client.post(
+        "/auth/settings/password",
+        data={"current_password": PASSWORD, "password": new, "password_confirm": new},
+    )
+
+
+def test_password_length_unicode_and_paste(client, login_as, user):
+    login_as(user)
+    page = client.get("/auth/settings/password").get_data(as_text=True)
+    fields = re.findall(
+        r"<input[^>]*name=\"(?:current_password|password|password_confirm)\"[^>]*>", page
+    )
+    assert len(fields) == 3
+    for field in fields:
+        assert 'type="password"' in field
+        assert "onpaste" not in field and 'autocomplete="off"' not in field
+    assert "onpaste" not in page.lower()
+
+    short = change_password(client, "seven!!")
+    assert short.status_code == 200
+    assert "8 文字以上で入力してください。" in short.get_data(as_text=True)
+
+    # 8 characters of any kind, no composition rules: all lower-case letters will do
+    assert change_password(client, "abcdefgh").status_code == 302
+    client.post("/auth/logout")
+
+    # 64 and more characters, full-width and kana included, accepted exactly as typed
+    long = "ながおか　市民の　パスワード" * 5 + "ＡＢＣ"
+    assert len(long) >= 64
+    login_as(user, password="abcdefgh")
+    response = client.post(
+        "/auth/settings/password",
+        data={"current_password": "abcdefgh", "password": long, "password_confirm": long},
+    )
+    assert response.status_code == 302
+    client.post("/auth/logout")
+    wrong = client.post("/auth/login", data={"email": user.email, "password": long[:-1]})
+    assert wrong.status_code == 401
+    right = client.post("/auth/login", data={"email": user.email, "password": long})
+    assert right.status_code == 302
+
+
+# --- A06, A40, R09: one-time mail links ----------------------------------------------------------
+
+
+def test_mail_link_tokens_carry_128_bits(client, login_as, user, outbox):
+    client.post("/auth/forgot", data={"email": user.email})
+    login_as(user)
+    client.post("/auth/settings/email", data={"email": "new@example.jp", "password": PASSWORD})
+    links = [link_from(m.body) for m in outbox() if m.kind in ("reset_password", "change_email")]
+    assert len(links) == 2
+    for link in links:
+        token = link.rstrip("/").rsplit("/", 1)[-1]
+        # URL-safe base64 from `secrets`: 22 characters hold 128 bits
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22,}", token), link
+
+
+def test_get_on_one_time_links_uses_nothing(client, login_as, user, outbox):
+    """A mail scanner following the links (GET, twice) leaves them usable (R09)."""
+    login_as(user)
+    client.post("/auth/settings/email", data={"email": "new@example.jp", "password": PASSWORD})
+    change = link_from(next(m for m in outbox() if m.kind == "change_email").body)
+    client.post("/auth/logout")
+    client.post("/auth/forgot", data={"email": user.email})
+    reset = link_from(next(m for m in outbox() if m.kind == "reset_password").body)
+
+    scanner = client.application.test_client()
+    for path in (change, reset, change, reset):
+        assert scanner.get(path).status_code == 200
+    db.session.rollback()
+    assert db.session.get(User, user.id).email == user.email
+
+    new = "a brand new secret"
+    done = client.post(reset, data={"password": new, "password_confirm": new})
+    assert done.status_code == 302
+    assert client.post(change).status_code == 302
+    db.session.rollback()
+    assert db.session.get(User, user.id).email == "new@example.jp"
+
+
+# --- A14: authentication events are logged ------------------------------------------------------
+
+
+class Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_login_failure_and_logout_are_logged_with_method(app, client, user):
+    capture = Capture()
+    app.logger.addHandler(capture)
+    previous = app.logger.level
+    app.logger.setLevel(logging.INFO)
+    try:
+        client.post("/auth/login", data={"email": user.email, "password": "wrong password"})
+        client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+        client.post("/auth/logout")
+    finally:
+        app.logger.removeHandler(capture)
+        app.logger.setLevel(previous)
+    auth = [m for m in capture.messages if m.startswith(("login", "logout"))]
+    assert auth == [
+        "login failed method=password",
+        f"login ok user={user.id} method=password",
+        f"logout user={user.id}",
+    ]
+    assert not any(PASSWORD in m or "wrong password" in m for m in capture.messages)
+
+
+# --- A19, A42, A55: production settings -----------------------------------------------------------
+
+
+@pytest.fixture
+def production(monkeypatch, tmp_path):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
+    monkeypatch.setenv("APP_ROLE", "public")
+    return create_app("production")
+
+
+def test_production_has_no_debugger_and_sends_hsts(production):
+    assert production.debug is False
+    assert production.config["DEBUG"] is False
+    assert not production.config.get("PROPAGATE_EXCEPTIONS")
+    client = production.test_client()
+    with client.get("/static/css/site.css") as response:
+        assert response.status_code == 200
+        hsts = response.headers["Strict-Transport-Security"]
+    max_age = int(re.search(r"max-age=(\d+)", hsts).group(1))
+    assert max_age >= 365 * 24 * 3600
+    assert "includeSubDomains" in hsts
+    # the Werkzeug debugger is neither wrapped around the app nor routed
+    assert not isinstance(production.wsgi_app, DebuggedApplication)
+    assert not [r.rule for r in production.url_map.iter_rules() if "console" in r.rule]
+
+
+def test_production_session_cookie_is_host_prefixed_and_secure(production, request, app_config):
+    assert production.config["SESSION_COOKIE_NAME"].startswith("__Host-")
+    assert production.config["SESSION_COOKIE_SECURE"] is True
+    # The same cookie settings on a test database: the cookie the browser gets.
+    app_config.update(
+        SESSION_COOKIE_NAME=production.config["SESSION_COOKIE_NAME"],
+        SESSION_COOKIE_SECURE=True,
+    )
+    app = request.getfixturevalue("app")
+    user = request.getfixturevalue("user")
+    response = app.test_client().post(
+        "/auth/login", data={"email": user.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    header = response.headers["Set-Cookie"]
+    assert header.startswith("__Host-")
+    assert "; Secure" in header and "; HttpOnly" in header and "Path=/" in header
+    assert "Domain=" not in header
+
+
+# --- A31, A52: templates and static files ---------------------------------------------------------
+
+# Every place that turns a string into Markup, each reviewed (count of `Markup(` calls).
+MARKUP_ALLOWED = {
+    "app/sns/text.py": 1,  # nh3 output, the one sanitiser
+    "app/search/analyzer.py": 1,  # escaped pieces and literal <mark>
+    "app/survey/charts.py": 1,  # SVG built from escaped labels and numbers
+    "app/__init__.py": 1,  # strips bidi controls from what is already Markup
+}
+UNSAFE_TEMPLATE = re.compile(r"\|\s*safe\b|autoescape\s+false|\|\s*tojson\s*\|\s*safe")
+
+
+def markup_calls() -> dict[str, int]:
+    found: dict[str, int] = {}
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        count = len(re.findall(r"\bMarkup\(", path.read_text(encoding="utf-8")))
+        if count:
+            found[str(path.relative_to(ROOT))] = count
+    return found
+
+
+def unsafe_templates() -> list[str]:
+    return [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "app").rglob("*.html"))
+        if UNSAFE_TEMPLATE.search(path.read_text(encoding="utf-8"))
+    ]
+
+
+def test_markup_only_from_reviewed_places(app):
+    assert markup_calls() == MARKUP_ALLOWED
+    assert unsafe_templates() == []
+    assert app.jinja_env.autoescape("page.html") is True
+    assert UNSAFE_TEMPLATE.search("{{ body|safe }}") and UNSAFE_TEMPLATE.search("{{ x | safe }}")
+
+
+FOREIGN_LOAD = re.compile(
+    r"<(?:script|img|iframe|audio|video|source|embed|object)\b[^>]*\bsrc=[\"']?(?:https?:)?//"
+    r"|<link\b[^>]*\bhref=[\"']?(?:https?:)?//"
+    r"|@import\s+(?:url\()?[\"']?(?:https?:)?//"
+    r"|url\(\s*[\"']?(?:https?:)?//",
+    re.IGNORECASE,
+)
+
+
+def test_templates_load_nothing_from_other_origins():
+    files = [
+        *(ROOT / "app").rglob("*.html"),
+        *(ROOT / "app" / "static").rglob("*.css"),
+        *(ROOT / "app" / "static").rglob("*.js"),
+    ]
+    assert len(files) > 20
+    offenders = [
+        str(p.relative_to(ROOT)) for p in files if FOREIGN_LOAD.search(p.read_text("utf-8"))
+    ]
+    assert offenders == []
+    for hostile in (
+        '<script src="https://cdn.example/x.js">',
+        "<link rel=stylesheet href=//fonts.example/css>",
+        "@font-face { src: url('https://fonts.example/a.woff2') }",
+    ):
+        assert FOREIGN_LOAD.search(hostile), hostile
+    assert not FOREIGN_LOAD.search('<a href="https://www.city.example.jp/">市のサイト</a>')
+
+
+# --- A57: the proxy -------------------------------------------------------------------------------
+
+
+def test_gunicorn_is_at_least_23():
+    assert int(version("gunicorn").split(".")[0]) >= 23
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    assert "gunicorn>=23" in deps
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_spoofed_forwarded_for_does_not_escape_the_address_limit(request, app_config, hops):
+    """A client writing its own X-Forwarded-For keeps its own rate-limit key, with or without a
+    trusted proxy in front (which appends the real address last)."""
+    app_config.update(
+        RATELIMIT_ENABLED=True, LOGIN_LIMIT_PER_IP="8 per minute", PROXY_FIX_HOPS=hops
+    )
+    client = request.getfixturevalue("client")
+    codes = []
+    for i in range(9):
+        spoofed = f"203.0.113.{i}"
+        forwarded = spoofed if hops == 0 else f"{spoofed}, 198.51.100.7"
+        response = client.post(
+            "/auth/login",
+            data={"email": f"u{i}@example.jp", "password": "wrong password"},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        codes.append(response.status_code)
+    assert codes[:8] == [401] * 8
+    assert codes[8] == 429
+
+
+# --- A71: no CORS ---------------------------------------------------------------------------------
+
+
+def test_no_cors_headers_for_a_foreign_origin(client, login_as, user):
+    login_as(user)
+    for method, path in [
+        ("GET", "/"),
+        ("GET", "/auth/settings"),
+        ("GET", "/healthz"),
+        ("OPTIONS", "/auth/login"),
+        ("OPTIONS", "/"),
+    ]:
+        response = client.open(
+            path,
+            method=method,
+            headers={"Origin": FOREIGN, "Access-Control-Request-Method": "POST"},
+        )
+        cors = [k for k, _ in response.headers.items() if k.lower().startswith("access-control-")]
+        assert cors == [], (method, path, cors)
