@@ -23,6 +23,9 @@ def register(app: Flask) -> None:
 
     register_sns_kinds()
     register_notification()
+    from app.moderation.sample import register_sample_hooks
+
+    register_sample_hooks()
     if "moderation" in app.blueprints:
         funcs = app.before_request_funcs.setdefault(None, [])
         if views.warning_gate not in funcs:
