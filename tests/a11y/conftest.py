@@ -212,25 +212,6 @@ KEYBOARD_QUESTIONS: list[dict[str, Any]] = [
 ]
 
 
-def _closing_search_readers(wsgi_app: Any) -> Any:
-    """The search backend keeps an open index reader per thread, for the next request of a
-    long-lived worker thread. The live server starts a thread per request, so close the reader
-    when the request ends instead of leaving its files to the garbage collector."""
-
-    def serve(environ: Any, start_response: Any) -> Any:
-        from app.search import whoosh_backend
-
-        try:
-            return wsgi_app(environ, start_response)
-        finally:
-            searchers = whoosh_backend._local.searchers
-            for searcher in searchers.values():
-                searcher.close()
-            searchers.clear()
-
-    return serve
-
-
 @pytest.fixture(scope="package")
 def site(
     db_template: dict[str, str],
@@ -260,7 +241,6 @@ def site(
             "JPKI_TEST_MODE": True,
         },
     )
-    application.wsgi_app = _closing_search_readers(application.wsgi_app)  # type: ignore[method-assign]
     server = LiveServer(application)
     site = Site(app=application, url=server.url, pki=monitor_pki)
     with application.app_context():

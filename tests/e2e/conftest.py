@@ -38,8 +38,28 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return app_config
 
 
+def closing_search_readers(wsgi_app: Any) -> Any:
+    """The search backend keeps an open index reader per thread, for the next request of a
+    long-lived worker thread. This server starts a thread per request, so close the reader when
+    the request ends instead of leaving its files to the garbage collector (ResourceWarning)."""
+
+    def serve(environ: Any, start_response: Any) -> Any:
+        from app.search import whoosh_backend
+
+        try:
+            return wsgi_app(environ, start_response)
+        finally:
+            searchers = whoosh_backend._local.searchers
+            for searcher in searchers.values():
+                searcher.close()
+            searchers.clear()
+
+    return serve
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
+        app.wsgi_app = closing_search_readers(app.wsgi_app)  # type: ignore[method-assign]
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         app.config["SERVER_BASE_URL"] = self.url
