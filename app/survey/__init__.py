@@ -5,6 +5,7 @@ server. Personal data lives only in the vault (`app.privacy`)."""
 from __future__ import annotations
 
 from flask import Blueprint, Flask
+from flask_login import user_logged_in
 
 bp = Blueprint("survey", __name__, template_folder="templates", url_prefix="/monitors")
 
@@ -32,6 +33,7 @@ def register(app: Flask) -> None:
     surveys_sample.register_sample_hooks()
     template_helpers.install(app)
     recruitment.register_notification()
+    user_logged_in.connect(recruitment.remember_choice)  # idempotent: one receiver
     add_commands(survey_cli)
     if "survey" not in app.cli.commands:
         app.cli.add_command(survey_cli)

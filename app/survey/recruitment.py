@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import has_request_context, session
+from flask_login import current_user
 from sqlalchemy import delete, exists, select
 
 from app.auth.models import AccountStatus, User
@@ -20,6 +22,7 @@ from app.survey.surveys_models import Participation, SnsAnnouncement, SnsOptIn, 
 
 NOTIFICATION_KIND = "survey"
 BANNER_LIMIT = 3
+SESSION_OPT_IN = "survey_sns_opt_in"  # this session's member opted in (read at login)
 
 
 def is_opted_in(user_id: int) -> bool:
@@ -32,6 +35,21 @@ def set_opt_in(user: User, wanted: bool) -> None:
         db.session.add(SnsOptIn(user_id=user.id))
     elif not wanted:
         db.session.execute(delete(SnsOptIn).where(SnsOptIn.user_id == user.id))
+    if has_request_context() and getattr(current_user, "id", None) == user.id:
+        session[SESSION_OPT_IN] = wanted
+
+
+def remember_choice(_sender: Any, user: Any, **_extra: Any) -> None:
+    """At login: keep the member's choice in the session, so that the banner costs no query on
+    the pages of the many members who did not opt in."""
+    session[SESSION_OPT_IN] = is_opted_in(user.id)
+
+
+def opted_in_here(user: Any) -> bool:
+    """The choice kept in this session (read once for a session older than the login hook)."""
+    if SESSION_OPT_IN not in session:
+        session[SESSION_OPT_IN] = is_opted_in(user.id)
+    return bool(session[SESSION_OPT_IN])
 
 
 def recruiting(survey: Survey) -> bool:
@@ -41,7 +59,7 @@ def recruiting(survey: Survey) -> bool:
 
 def banner_surveys(user: Any) -> list[Survey]:
     """Open surveys for SNS members that this opted-in member has not answered as a member
-    (newest first, at most BANNER_LIMIT). One query for a member who did not opt in."""
+    (newest first, at most BANNER_LIMIT), in one query."""
     if not getattr(user, "is_authenticated", False):
         return []
     now = utcnow()

@@ -75,10 +75,12 @@ def sns_banner() -> list[Any]:
     from flask import request
     from flask_login import current_user
 
-    from app.survey.recruitment import banner_surveys
+    from app.survey.recruitment import banner_surveys, opted_in_here
 
     if not current_user.is_authenticated or (request.blueprint or "").startswith("survey"):
         return []
+    if not opted_in_here(current_user):
+        return []  # no query: the choice is kept in the session
     return banner_surveys(current_user)
 
 
