@@ -1,7 +1,9 @@
 """surveys, questions, invitations, participation, responses
 
 Responses are a WITHOUT ROWID table on SQLite (clustered on the random id, so stored order does
-not follow submission order); participation keeps no time and no answer.
+not follow submission order); participation keeps no time and no answer (it names a monitor or,
+for a card with no monitor, an opted-in SNS member, and holds the sealed retry box). SNS
+recruitment: the members who opted in, and the surveys announced to them.
 
 Revision ID: 0006
 Revises: 0005
