@@ -1,8 +1,8 @@
 """A member reports a post; a moderator hides it with a reason; the author sees it hidden with
 the reason; another member no longer sees it.
 
-The reported post is a diary comment for now; `_reported_post` is the one place that makes it,
-so switching the journey to a community topic post changes only that function.
+The reported post is a reply in a community topic; `_reported_post` is the one place that
+makes it.
 """
 
 from __future__ import annotations
@@ -30,10 +30,19 @@ def _log_in(page: Page, base: str, email: str, password: str) -> None:
 
 
 def _reported_post(make: Any, owner: Any, author: Any) -> str:
-    """Make the post to report (by `author`) and return the path of the page showing it."""
-    diary = make.diary(owner, visibility="members", title="The new shopping street")
-    make.comment(diary, author, POST_TEXT)
-    return f"/diary/{diary.id}"
+    """Make the post to report (by `author`: a reply in a topic `owner` started in the open
+    community `owner` runs) and return the path of the page showing it."""
+    from app.community import services as community
+    from app.extensions import db
+
+    com = community.create_community(owner, name="Kitamachi", category="地域", kind="open")
+    community.join_community(author, com)
+    topic = community.create_topic(
+        com, owner, title="The new shopping street", body="What do you think of it?"
+    )
+    community.add_post(topic, author, POST_TEXT)
+    db.session.commit()
+    return f"/topics/{topic.id}"
 
 
 def test_report_hide_journey(
