@@ -134,6 +134,7 @@ def build_town(app: Flask, make: Any) -> dict[str, Any]:
     make.message(author, friend, body=LONG, subject=TITLE)
     report = services.create_report(friend, "diary", plain.id, "spam", LONG)
     db.session.commit()
+    community_pages = build_community(author, friend)
     return {
         "author": author,
         "friend": friend,
@@ -141,7 +142,31 @@ def build_town(app: Flask, make: Any) -> dict[str, Any]:
         "staff": staff,
         "diary": plain,
         "report": report,
+        "community_pages": community_pages,
     }
+
+
+def build_community(author: Any, friend: Any) -> list[str]:
+    """A community, topic, reply and event with hostile names, descriptions and places."""
+    from app.community import services as community
+
+    group = community.create_community(
+        author, name=TITLE[:80], description=LONG, category=community.categories()[0]
+    )
+    db.session.flush()
+    community.join_community(friend, group)
+    topic = community.create_topic(group, author, title=TITLE, body=LONG)
+    community.add_post(topic, friend, LONG)
+    event = community.create_event(
+        group,
+        author,
+        title=TITLE,
+        body=LONG,
+        place=SHORT,
+        starts_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=3),
+    )
+    db.session.commit()
+    return [f"/communities/{group.id}", f"/topics/{topic.id}", f"/events/{event.id}"]
 
 
 def build_survey(make: Any, staff: Any) -> Any:
@@ -276,12 +301,14 @@ def test_hostile_texts_render_inert_for_every_viewer(
         "/",
         "/diary",
         "/members",
+        "/communities",
         f"/members/{author.handle}",
         f"/members/{author.handle}/diary",
         f"/members/{author.handle}/diary.atom",
         f"/diary/{diary.id}",
         "/search?q=" + SEARCH,
         "/search?q=xss",
+        *town["community_pages"],
     ]
     problems = []
     pages_seen = {}
@@ -324,6 +351,9 @@ def test_hostile_texts_render_inert_for_every_viewer(
     feed = pages_seen["guest"][f"/members/{author.handle}/diary.atom"]
     assert feed.status_code == 200 and "xss-script" in feed.get_data(as_text=True)
     assert len(pages_seen["author"]) > 20
+    for path in town["community_pages"]:
+        shown = pages_seen["friend"][path]
+        assert shown.status_code == 200 and "&lt;script&gt;" in shown.get_data(as_text=True)
 
 
 def test_hostile_upload_names_are_not_shown(app: Flask, make: Any, town: dict[str, Any]) -> None:
