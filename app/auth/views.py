@@ -258,10 +258,11 @@ def reset_password_view(token: str) -> Any:
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            reset_password(token, form.password.data or "")
+            user = reset_password(token, form.password.data or "")
         except AuthError as err:
             return _link_problem(err)
         db.session.commit()
+        current_app.logger.info("password reset user=%s method=mail_link", user.id)
         logout_user()
         session.clear()
         flash(_("Your password has been changed. Please log in."), "success")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from werkzeug.debug import DebuggedApplication
 
 from app import create_app
@@ -117,25 +120,37 @@ class Capture(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def test_login_failure_and_logout_are_logged_with_method(app, client, user):
+@contextmanager
+def captured_app_log(app: Flask) -> Iterator[Capture]:
     capture = Capture()
-    app.logger.addHandler(capture)
     previous = app.logger.level
+    app.logger.addHandler(capture)
     app.logger.setLevel(logging.INFO)
     try:
-        client.post("/auth/login", data={"email": user.email, "password": "wrong password"})
-        client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
-        client.post("/auth/logout")
+        yield capture
     finally:
         app.logger.removeHandler(capture)
         app.logger.setLevel(previous)
-    auth = [m for m in capture.messages if m.startswith(("login", "logout"))]
+
+
+def test_auth_events_are_logged_with_method_and_outcome(app, client, user, outbox):
+    new = "a brand new secret"
+    with captured_app_log(app) as capture:
+        client.post("/auth/login", data={"email": user.email, "password": "wrong password"})
+        client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+        client.post("/auth/logout")
+        client.post("/auth/forgot", data={"email": user.email})
+        reset = link_from(next(m for m in outbox() if m.kind == "reset_password").body)
+        done = client.post(reset, data={"password": new, "password_confirm": new})
+        assert done.status_code == 302
+    auth = [m for m in capture.messages if m.startswith(("login", "logout", "password"))]
     assert auth == [
         "login failed method=password",
         f"login ok user={user.id} method=password",
         f"logout user={user.id}",
+        f"password reset user={user.id} method=mail_link",
     ]
-    assert not any(PASSWORD in m or "wrong password" in m for m in capture.messages)
+    assert not any(s in m for m in capture.messages for s in (PASSWORD, "wrong password", new))
 
 
 # --- A19, A42, A55: production settings -----------------------------------------------------------
@@ -302,3 +317,31 @@ def test_no_cors_headers_for_a_foreign_origin(client, login_as, user):
         )
         cors = [k for k, _ in response.headers.items() if k.lower().startswith("access-control-")]
         assert cors == [], (method, path, cors)
+
+
+# --- A64, R17: anti-automation limits ------------------------------------------------------------
+
+LIMITED = [
+    ("SNS_POST_LIMIT", "/diary/new"),
+    ("SNS_POST_LIMIT", "/diary/999999/comments"),
+    ("SNS_FRIEND_REQUEST_LIMIT", "/members/bob/friend-request"),
+    ("SNS_MESSAGE_LIMIT", "/messages/with/bob"),
+    ("SNS_REPORT_LIMIT", "/report/diary/999999"),
+    ("COMMUNITY_POST_LIMIT", "/communities/new"),
+    ("COMMUNITY_POST_LIMIT", "/topics/999999/reply"),
+    ("JPKI_LIMIT", "/auth/jpki/start"),
+    ("MAIL_LIMIT_PER_IP", "/auth/settings/email"),  # confirmation mail to a new address
+    ("MAIL_LIMIT_PER_IP", "/auth/forgot"),
+]
+
+
+@pytest.mark.parametrize(("setting", "path"), LIMITED)
+def test_each_automatable_action_has_its_limit(request, app_config, setting, path):
+    app_config.update({"RATELIMIT_ENABLED": True, setting: "2 per minute"})
+    client = request.getfixturevalue("client")
+    user = request.getfixturevalue("user")
+    request.getfixturevalue("other_user")  # "bob"
+    request.getfixturevalue("login_as")(user)
+    codes = [client.post(path, data={}).status_code for _ in range(3)]
+    assert 429 not in codes[:2], codes
+    assert codes[2] == 429, codes
