@@ -140,3 +140,38 @@ def test_member_page_queries_stay_constant(
     with count_queries() as many:
         assert m.get("/moderation/members/bob").status_code == 200
     assert len(many) == len(few)
+
+
+def test_the_notification_comes_by_email_now_or_in_the_digest(
+    app: Any, make: Any, user: Any, other_user: Any, mod: Any, outbox: Any
+) -> None:
+    from app.moderation import services
+    from app.moderation.content import content_kind
+    from app.sns import services as sns
+
+    prefs = sns.ensure_settings(other_user)
+    prefs.email_kinds = "moderation"
+    db.session.commit()
+    diary = make.diary(other_user, visibility="members")
+    with app.test_request_context("/"):
+        entry = services.hide_content(mod, content_kind("diary"), diary, "理由")
+        db.session.commit()
+    mails = outbox()
+    assert len(mails) == 1 and mails[0].to_addr == other_user.email
+    assert f"/moderation/my-actions#action-{entry.id}" in mails[0].body
+    assert "NPO 職員" not in mails[0].body
+    # In the daily digest it is named by its own sentence.
+    prefs = sns.ensure_settings(user)
+    prefs.email_kinds = "moderation"
+    prefs.email_digest = True
+    db.session.commit()
+    mine = make.diary(user, visibility="members")
+    with app.test_request_context("/"):
+        services.hide_content(mod, content_kind("diary"), mine, "理由")
+        db.session.commit()
+    assert len(outbox()) == 1
+    result = app.test_cli_runner().invoke(args=["sns", "digest"])
+    assert result.exit_code == 0 and '"digests": 1' in result.output
+    digest = outbox()[-1]
+    assert digest.kind == "sns_digest" and "/moderation/my-actions#action-" in digest.body
+    assert "運営者があなたの投稿またはアカウントに対応しました" in digest.body
