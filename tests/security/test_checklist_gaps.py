@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import logging
 import re
 import tomllib
@@ -345,3 +347,56 @@ def test_each_automatable_action_has_its_limit(request, app_config, setting, pat
     codes = [client.post(path, data={}).status_code for _ in range(3)]
     assert 429 not in codes[:2], codes
     assert codes[2] == 429, codes
+
+
+# --- A07: the endpoints that create sessions are the documented pathways -------------------------
+
+
+def session_creators() -> set[tuple[str, str]]:
+    """(module, function) of every function in app/ that reaches flask_login.login_user,
+    following calls to local functions and to names imported with `from … import …`."""
+    calls: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for path in (ROOT / "app").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        package = parts[:-1]  # a module's package; for __init__.py, the package itself
+        module = ".".join(parts[:-1] if path.name == "__init__.py" else parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported: dict[str, tuple[str, str]] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package[: len(package) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                for alias in node.names:
+                    imported[alias.asname or alias.name] = (base, alias.name)
+        local = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                callees = {
+                    (module, c.func.id) if c.func.id in local else imported.get(c.func.id, ("", ""))
+                    for c in ast.walk(node)
+                    if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+                }
+                calls[(module, node.name)] = callees
+    creators = {("flask_login", "login_user")}
+    while new := {f for f, callees in calls.items() if f not in creators and callees & creators}:
+        creators |= new
+    return creators
+
+
+def documented_pathways() -> set[str]:
+    text = (ROOT / "docs" / "security-checks.md").read_text(encoding="utf-8")
+    section = text.split("## Authentication pathways", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^- `([\w.]+)`:", section, re.MULTILINE))
+
+
+def test_session_creating_endpoints_are_the_documented_pathways(app):
+    creators = session_creators()
+    assert ("app.auth.views", "start_session") in creators  # the oracle follows helpers
+    found = set()
+    for endpoint, view in app.view_functions.items():
+        inner = inspect.unwrap(view)
+        if (inner.__module__, inner.__name__) in creators:
+            found.add(endpoint)
+    assert found == documented_pathways()
