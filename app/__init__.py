@@ -275,6 +275,8 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Any:
         code = err.code or 500
+        if code == 429:
+            app.logger.warning("rate limit hit path=%s", request.path)  # A45
         if request.path.startswith(JSON_PREFIXES):
             return {"ok": False, "error": err.name, "status": code}, code
         if code == 413:

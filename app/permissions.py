@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import AnonymousUserMixin
 from sqlalchemy import (
     ColumnElement,
@@ -543,7 +543,16 @@ def get_visible_or_404(model: type[T], object_id: Any, viewer: Viewer | None = N
     if not 0 < key < 2**63:
         abort(404)
     obj = db.session.get(model, key)
-    if obj is None or not can_view(viewer, obj):
+    if obj is None:
+        abort(404)
+    if not can_view(viewer, obj):
+        # The same 404 as a missing id; the log keeps the real reason (A45).
+        current_app.logger.info(
+            "denied %s id=%s viewer=%s reason=not_visible",
+            model.__name__,
+            key,
+            getattr(viewer, "id", None) or "guest",
+        )
         abort(404)
     return obj
 

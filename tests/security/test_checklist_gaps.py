@@ -400,3 +400,35 @@ def test_session_creating_endpoints_are_the_documented_pathways(app):
         if (inner.__module__, inner.__name__) in creators:
             found.add(endpoint)
     assert found == documented_pathways()
+
+
+# --- A45: denials, CSRF failures and rate-limit hits are logged ----------------------------------
+
+
+def test_denials_and_rate_limit_hits_are_logged(request, app_config):
+    app_config.update(RATELIMIT_ENABLED=True, SNS_REPORT_LIMIT="1 per minute")
+    app = request.getfixturevalue("app")
+    make = request.getfixturevalue("make")
+    user = request.getfixturevalue("user")
+    other = request.getfixturevalue("other_user")
+    client = request.getfixturevalue("login_as")(other)
+    entry = make.diary(user, visibility="private")
+    with captured_app_log(app) as capture:
+        hidden = client.get(f"/diary/{entry.id}")
+        missing = client.get("/diary/999999")
+        codes = [client.post("/report/diary/999999", data={}).status_code for _ in range(2)]
+    assert hidden.status_code == missing.status_code == 404
+    assert codes[1] == 429
+    denied = [m for m in capture.messages if m.startswith("denied ")]
+    # the 404 of a hidden diary names its reason; a missing id is not a denial
+    assert denied == [f"denied Diary id={entry.id} viewer={other.id} reason=not_visible"]
+    assert "rate limit hit path=/report/diary/999999" in capture.messages
+
+
+def test_csrf_failures_are_logged(request, app_config):
+    app_config.update(WTF_CSRF_ENABLED=True)
+    app = request.getfixturevalue("app")
+    with captured_app_log(app) as capture:
+        response = app.test_client().post("/auth/login", data={"email": "a@example.jp"})
+    assert response.status_code == 400
+    assert capture.messages == ["csrf failure path=/auth/login"]
