@@ -1,6 +1,7 @@
 """Demo data: a live queue for the demo town's moderators — two members' reports (Japanese
-reasons), one post held by the word filter and one warned member — made through the same
-services the pages use. Idempotent: a second run finds its posts and changes nothing."""
+reasons), one comment held by the word filter and one warned member — made through the same
+services the pages use, as comments on a diary of the SNS demo (which keeps its own counts).
+Idempotent: a second run finds its comments and changes nothing."""
 
 from __future__ import annotations
 
@@ -8,66 +9,70 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from app.extensions import db
-from app.sns.models import Diary
+from app.sns.models import Comment, Diary
 
-# (author, title, body) of the demo's reported and held diaries; the titles mark them.
-REPORTED_DIARY = (
+# (author, body) of the comments; the first one marks that the step has run.
+SPAM = (
     "kenji",
-    "格安で不用品買い取ります",
     "家の片付けで出た不用品、なんでも高く買い取ります！詳しくはホームページを見てください。",
 )
-COMMENTED_DIARY = (
-    "takeshi",
-    "北町の夏祭りの準備",
-    "今年も夏祭りの準備が始まりました。手伝える方は声をかけてください。",
-)
-REPORTED_COMMENT = ("daiki", "こんな祭り、毎年うるさいだけ。やる人の気が知れない。")
-HELD_DIARY = (
-    "mai",
-    "子ども服ゆずります",
-    "サイズ100〜110の子ども服をゆずります。ほしい方は 090-1234-5678 まで電話ください。",
-)
+HARASSMENT = ("daiki", "こんな話、くだらないだけ。書く人の気が知れない。")
+HELD = ("mai", "子ども服をゆずります。ほしい方は 090-1234-5678 まで電話ください。")
 REPORTS = [
-    # (reporter, reason, details) for the diary, then for the comment
+    # (reporter, reason, details) for SPAM, then for HARASSMENT
     ("yoko", "spam", "お店の宣伝だと思います。同じ内容を何度も書いています。"),
-    ("haruka", "harassment", "準備をしている人たちを悪く言っていて、読んでいてつらいです。"),
+    ("haruka", "harassment", "書いた人を悪く言っていて、読んでいてつらいです。"),
 ]
 WARNING = (
     "daiki",
-    "他の方の活動を悪く言うコメントが続いています。コミュニティの約束を読み、"
+    "他の方の書き込みを悪く言うコメントが続いています。コミュニティの約束を読み、"
     "ていねいな言葉を心がけてください。",
 )
+# The diary commented on is by one of these residents (none of them takes part above).
+DIARY_AUTHORS = ["takeshi", "sachiko", "hiroshi", "tomoko", "shigeru", "akira", "emi"]
 
 
-def _diary(author: User, title: str) -> Diary | None:
+def _done(members: dict[str, User]) -> bool:
+    author, body = SPAM
+    found = db.session.execute(
+        select(Comment.id).where(Comment.author_id == members[author].id, Comment.body == body)
+    ).first()
+    return found is not None
+
+
+def _diary(members: dict[str, User]) -> Diary | None:
+    """A diary of the SNS demo that every member can read and comment on."""
+    authors = [members[h].id for h in DIARY_AUTHORS if h in members]
     return db.session.execute(
-        select(Diary).where(Diary.author_id == author.id, Diary.title == title)
+        select(Diary)
+        .where(
+            Diary.author_id.in_(authors),
+            Diary.visibility.in_(["members", "public"]),
+            Diary.allow_comments.is_(True),
+            Diary.hidden_at.is_(None),
+            Diary.deleted_at.is_(None),
+        )
+        .order_by(Diary.id)
+        .limit(1)
     ).scalar_one_or_none()
 
 
 def build_moderation_demo(members: dict[str, User]) -> None:
     from app.moderation.services import warn_member
     from app.permissions import is_moderator
-    from app.sns.services import add_comment, create_diary, create_report
+    from app.sns.services import add_comment, create_report
 
     moderator = next((u for u in members.values() if is_moderator(u)), None)
-    needed = {REPORTED_DIARY[0], COMMENTED_DIARY[0], REPORTED_COMMENT[0], HELD_DIARY[0]}
-    needed |= {r[0] for r in REPORTS} | {WARNING[0]}
-    if moderator is None or not needed <= members.keys():
+    needed = {SPAM[0], HARASSMENT[0], HELD[0], WARNING[0]} | {r[0] for r in REPORTS}
+    if moderator is None or not needed <= members.keys() or _done(members):
         return
-    if _diary(members[REPORTED_DIARY[0]], REPORTED_DIARY[1]) is not None:
-        return  # built before
-    author, title, body = REPORTED_DIARY
-    spam = create_diary(members[author], title=title, body=body, visibility="members")
-    author, title, body = COMMENTED_DIARY
-    festival = create_diary(members[author], title=title, body=body, visibility="members")
-    comment = add_comment(festival, members[REPORTED_COMMENT[0]], REPORTED_COMMENT[1])
-    for (reporter, reason, details), (kind, oid) in zip(
-        REPORTS, [("diary", spam.id), ("comment", comment.id)], strict=True
-    ):
-        create_report(members[reporter], kind, oid, reason, details)
-    author, title, body = HELD_DIARY
-    create_diary(members[author], title=title, body=body, visibility="members")  # held
+    diary = _diary(members)
+    if diary is None:  # the SNS demo did not run
+        return
+    comments = [add_comment(diary, members[author], body) for author, body in (SPAM, HARASSMENT)]
+    for (reporter, reason, details), comment in zip(REPORTS, comments, strict=True):
+        create_report(members[reporter], "comment", comment.id, reason, details)
+    add_comment(diary, members[HELD[0]], HELD[1])  # held by the phone-number preset
     handle, message = WARNING
     warn_member(moderator, members[handle], message)
     db.session.flush()

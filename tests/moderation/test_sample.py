@@ -1,4 +1,5 @@
-"""`flask sample demo` gives the demo town's moderators a live queue."""
+"""`flask sample demo` gives the demo town's moderators a live queue (and leaves the SNS demo's
+diaries as they were: it comments on one of them)."""
 
 from __future__ import annotations
 
@@ -45,23 +46,26 @@ def test_demo_fills_the_queue_once(app: Any) -> None:
     assert all(r.details and not r.details.isascii() for r in member_reports)
     held = [r for r in reports if r.reason == "held"]
     assert len(held) == 1
-    held_diary = db.session.get(Diary, held[0].object_id)
-    assert held_diary is not None and held_diary.hidden_at is not None
+    assert held[0].kind == "comment"
+    held_comment = db.session.get(Comment, held[0].object_id)
+    assert held_comment is not None and held_comment.hidden_at is not None
     daiki = db.session.execute(select(User).where(User.handle == "daiki")).scalar_one()
     warning = db.session.execute(select(MemberWarning)).scalar_one()
     assert warning.member_id == daiki.id and warning.acknowledged_at is None
 
     counts = _counts()
+    assert counts[3] == 300  # the SNS demo's diaries, no more
     again = runner.invoke(args=["sample", "demo"])
     assert again.exit_code == 0, again.output
     assert _counts() == counts
 
     moderator = _login(app, "npo_sato")
     queue = moderator.get("/moderation/reports").get_data(as_text=True)
-    assert "格安で不用品買い取ります" in queue and "090-1234-5678" in queue
-    assert "こんな祭り、毎年うるさいだけ" in queue
+    assert "なんでも高く買い取ります" in queue and "090-1234-5678" in queue
+    assert "くだらないだけ" in queue
     # The held post is not shown to other members; the warned member meets the warning first.
     other = _login(app, "yoko")
-    assert other.get(f"/diary/{held_diary.id}").status_code == 404
+    page = other.get(f"/diary/{held_comment.diary_id}").get_data(as_text=True)
+    assert "なんでも高く買い取ります" in page and "090-1234-5678" not in page
     warned = _login(app, "daiki")
     assert warned.get("/").headers["Location"].endswith("/moderation/warning")
