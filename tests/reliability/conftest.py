@@ -57,6 +57,9 @@ class Gunicorn:
                 *("--workers", str(workers), "--threads", str(threads)),
                 *("--bind", f"127.0.0.1:{self.port}", "--graceful-timeout", "5"),
                 *("--no-control-socket", "--chdir", str(ROOT)),
+                # Clients open their connections before a burst; with gthread's 2-s default an
+                # idle connection could be closed just as the burst is sent on it.
+                *("--keep-alive", "30"),
                 'app:create_app("testing")',
             ],
             env=env,
@@ -148,7 +151,7 @@ def fire(
 ) -> list[int]:
     """POST `data` to `url` from `processes` client processes × `threads` threads at one instant;
     return every status code (a transport failure counts as 0)."""
-    start_at = time.time() + 1.5
+    start_at = time.time() + 3.0  # the client processes start and connect meanwhile
     spec = json.dumps(
         {"url": url, "cookie": cookie, "data": data, "threads": threads, "start_at": start_at}
     )
