@@ -48,7 +48,14 @@ def sample_load(path: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Only build it when there are no members yet.")
 def sample_demo(if_empty: bool) -> None:
     """Build the demo town (idempotent) and print the demo accounts."""
+    from flask import current_app
+
     from app.auth.models import count_users
+
+    if current_app.config["ENV_NAME"] == "production":
+        # Demo accounts share a published password: never default accounts in production (A05).
+        click.echo("error: the demo town is not built in production", err=True)
+        sys.exit(1)
     from app.sample.demo import DEMO_PASSWORD, build_demo, demo_accounts
 
     if if_empty and count_users() > 0:

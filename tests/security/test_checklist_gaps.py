@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 from werkzeug.debug import DebuggedApplication
 
 from app import create_app
@@ -432,3 +433,16 @@ def test_csrf_failures_are_logged(request, app_config):
         response = app.test_client().post("/auth/login", data={"email": "a@example.jp"})
     assert response.status_code == 400
     assert capture.messages == ["csrf failure path=/auth/login"]
+
+
+# --- A05: no default accounts ---------------------------------------------------------------------
+
+
+def test_a_new_database_has_no_accounts(app):
+    assert db.session.execute(select(func.count()).select_from(User)).scalar_one() == 0
+
+
+def test_the_demo_town_is_refused_in_production(production):
+    result = production.test_cli_runner().invoke(args=["sample", "demo"])
+    assert result.exit_code == 1
+    assert "not built in production" in result.output
