@@ -5,8 +5,9 @@ Usage: scripts/wapiti_check.py ALLOWLIST.toml REPORT.json [REPORT.json …]
 
 wapiti exits 0 even when it finds something, so this reads its JSON reports: every entry under
 "vulnerabilities" and "anomalies" (500 errors, timeouts) must match an allowlist entry, which
-names the category, a regular expression over the finding's info text, optionally one over the
-path, and the reason it is accepted. Prints the unlisted findings and exits 1 if there are any.
+names the category, a regular expression over the finding's info text, optionally ones over the
+path and over the raw HTTP request wapiti sent, and the reason it is accepted. Prints the
+unlisted findings and exits 1 if there are any.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SECTIONS = ("vulnerabilities", "anomalies")
 def load_allowlist(path: Path) -> list[dict[str, str]]:
     entries: list[dict[str, str]] = tomllib.loads(path.read_text(encoding="utf-8"))["allowed"]
     for entry in entries:
-        unknown = set(entry) - {"category", "info", "path", "reason"}
+        unknown = set(entry) - {"category", "info", "path", "request", "reason"}
         if unknown or not {"category", "info", "reason"} <= set(entry):
             raise ValueError(f"allowlist entry needs category, info, reason: {entry}")
         if len(entry["reason"].split()) < 8:
@@ -45,6 +46,7 @@ def findings(report: dict[str, Any]) -> list[dict[str, str]]:
                         "path": str(item.get("path", "")),
                         "parameter": str(item.get("parameter", "")),
                         "info": str(item.get("info", "")),
+                        "request": str(item.get("http_request", "")),
                     }
                 )
     return out
@@ -57,6 +59,8 @@ def allowed(finding: dict[str, str], entries: list[dict[str, str]]) -> bool:
         if not re.search(entry["info"], finding["info"]):
             continue
         if "path" in entry and not re.fullmatch(entry["path"], finding["path"]):
+            continue
+        if "request" in entry and not re.search(entry["request"], finding["request"]):
             continue
         return True
     return False
