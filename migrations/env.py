@@ -146,6 +146,11 @@ def run_migrations_online():
     for rec in engines.values():
         engine = rec["engine"]
         rec["connection"] = conn = engine.connect()
+        if engine.dialect.name == "sqlite":
+            # SQLite changes constraints only by rebuilding a table; dropping the old copy must
+            # not cascade deletes into the tables that refer to it. Foreign keys are off for the
+            # migration (this pragma only works outside a transaction) and checked before commit.
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = OFF")
 
         if USE_TWOPHASE:
             rec["transaction"] = conn.begin_twophase()
@@ -165,6 +170,12 @@ def run_migrations_online():
             )
             context.run_migrations(engine_name=name)
 
+        for name, rec in engines.items():
+            if rec["engine"].dialect.name == "sqlite":
+                broken = rec["connection"].exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"foreign keys broken in {name or 'main'}: {broken[:5]}")
+
         if USE_TWOPHASE:
             for rec in engines.values():
                 rec["transaction"].prepare()
@@ -177,6 +188,8 @@ def run_migrations_online():
         raise
     finally:
         for rec in engines.values():
+            if rec["engine"].dialect.name == "sqlite":
+                rec["connection"].connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")
             rec["connection"].close()
 
 
