@@ -8,12 +8,13 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: help run test setup system venv translations extract-messages lint typecheck bench \
-        demo-card clean a11y-deps
+        demo-card clean a11y-deps sbom
 
 help:
 	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run ruff, mypy and all tests (SQLite, then PostgreSQL)"
 	@echo "make bench  - run the benchmarks (not part of the tests; BENCH_ARGS=--quick)"
+	@echo "make sbom   - write the CycloneDX SBOM of the installed dependencies to dist/sbom.cdx.json"
 	@echo "make lint | typecheck | translations | extract-messages | clean"
 
 system:
@@ -65,6 +66,10 @@ typecheck: venv
 bench: setup
 	@scripts/ensure-system.sh bench
 	@scripts/run-bench.sh $(BENCH_ARGS)
+
+sbom: venv
+	@mkdir -p dist
+	$(BIN)/cyclonedx-py environment --pyproject pyproject.toml --of JSON -o dist/sbom.cdx.json $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info $(A11Y)/node_modules

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import logging
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -446,3 +449,49 @@ def test_the_demo_town_is_refused_in_production(production):
     result = production.test_cli_runner().invoke(args=["sample", "demo"])
     assert result.exit_code == 1
     assert "not built in production" in result.output
+
+
+# --- A59: the release SBOM ------------------------------------------------------------------------
+
+
+def test_sbom_lists_every_runtime_dependency(tmp_path):
+    """`make sbom` runs this command: CycloneDX JSON naming the project and, with its version
+    and package URL, every runtime dependency of pyproject.toml."""
+    pytest.importorskip("cyclonedx_py", reason="cyclonedx-bom is a test dependency")
+    out = tmp_path / "sbom.cdx.json"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "cyclonedx-py environment --pyproject pyproject.toml --of JSON" in makefile
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cyclonedx-py")),
+            "environment",
+            "--pyproject",
+            "pyproject.toml",
+            "--of",
+            "JSON",
+            "-o",
+            str(out),
+            sys.executable,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    bom = json.loads(out.read_text(encoding="utf-8"))
+    assert bom["bomFormat"] == "CycloneDX"
+    assert tuple(map(int, bom["specVersion"].split("."))) >= (1, 5)
+    assert bom["metadata"]["component"]["name"] == "sankaku"
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    listed = {norm(c["name"]): c for c in bom["components"]}
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]["dependencies"]
+    for requirement in deps:
+        name = norm(re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0])
+        assert name in listed, f"{name} missing from the SBOM"
+        assert listed[name]["version"]
+        assert listed[name]["purl"].startswith(f"pkg:pypi/{name}@")
