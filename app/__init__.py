@@ -108,6 +108,9 @@ def _finish_config(app: Flask) -> None:
             raise ConfigError(
                 "RATELIMIT_STORAGE_URI is memory: set redis://… so limits hold across workers"
             )
+        for key in ("DATABASE_URL", "PII_DATABASE_URL"):
+            if _default_db_password(cfg.get(key)):
+                raise ConfigError(f"{key} uses a default password: set a random one (A75)")
     cfg["SECRET_KEY"] = secret
     demo_pki = cfg.get("JPKI_DEMO_PKI")
     if demo_pki and not cfg.get("JPKI_TRUST_DIR"):
@@ -354,3 +357,26 @@ def _register_mail_hook(app: Flask) -> None:
 
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+DEFAULT_DB_PASSWORDS = frozenset(
+    {"postgres", "password", "passw0rd", "sankaku", "changeme", "secret", "admin", "root", "test"}
+)
+
+
+def _default_db_password(url: str | None) -> bool:
+    """True when a database URL carries a well-known or empty password, or the user's name.
+    A URL without a password (socket peer auth, .pgpass) is fine."""
+    if not url:
+        return False
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.password is None:
+        return False
+    password = str(parsed.password)
+    return (
+        not password
+        or password.lower() in DEFAULT_DB_PASSWORDS
+        or password.lower() == (parsed.username or "").lower()
+    )

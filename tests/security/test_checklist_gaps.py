@@ -20,7 +20,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.debug import DebuggedApplication
 
-from app import create_app
+from app import ConfigError, create_app
 from app.auth.models import User
 from app.extensions import db
 from tests.auth.test_accounts import link_from
@@ -495,3 +495,30 @@ def test_sbom_lists_every_runtime_dependency(tmp_path):
         assert name in listed, f"{name} missing from the SBOM"
         assert listed[name]["version"]
         assert listed[name]["purl"].startswith(f"pkg:pypi/{name}@")
+
+
+# --- A75: no default database password in production ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://sankaku:postgres@db.example/sankaku",
+        "postgresql://sankaku:sankaku@db.example/sankaku",
+        "postgresql://app:ChangeMe@db.example/sankaku",
+        "postgresql://app:@db.example/sankaku",
+    ],
+)
+def test_production_refuses_a_default_database_password(monkeypatch, tmp_path, url):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    overrides = {
+        "SECRET_KEY": "k" * 48,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "APP_ROLE": "public",
+        "DATABASE_URL": url,
+    }
+    with pytest.raises(ConfigError, match="DATABASE_URL uses a default password"):
+        create_app("production", overrides=overrides)
+    # a random password, or none at all (peer authentication), starts
+    overrides["DATABASE_URL"] = "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku"
+    assert create_app("production", overrides=overrides).config["ENV_NAME"] == "production"
