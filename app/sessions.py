@@ -232,9 +232,20 @@ class DatabaseSessionInterface(SessionInterface):
             domain=self.get_cookie_domain(app),
             path=self.get_cookie_path(app),
             secure=self.get_cookie_secure(app),
-            samesite=self.get_cookie_samesite(app),
+            samesite="Strict" if _admin_signed_in() else self.get_cookie_samesite(app),
         )
         response.vary.add("Cookie")
+
+
+def _admin_signed_in() -> bool:
+    """An admin's cookie is SameSite=Strict: no cross-site navigation carries it (A19)."""
+    from flask import g
+
+    from app.auth.models import RoleCode
+
+    user = g.get("_login_user")
+    has_role = getattr(user, "has_role", None)
+    return bool(getattr(user, "is_authenticated", False) and has_role and has_role(RoleCode.ADMIN))
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

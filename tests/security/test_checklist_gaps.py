@@ -522,3 +522,17 @@ def test_production_refuses_a_default_database_password(monkeypatch, tmp_path, u
     # a random password, or none at all (peer authentication), starts
     overrides["DATABASE_URL"] = "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku"
     assert create_app("production", overrides=overrides).config["ENV_NAME"] == "production"
+
+
+# --- A19: SameSite=Strict for admins --------------------------------------------------------------
+
+
+def test_admin_cookie_is_samesite_strict_and_members_lax(client, user, admin):
+    member = client.post("/auth/login", data={"email": user.email, "password": PASSWORD})
+    assert "SameSite=Lax" in member.headers["Set-Cookie"]
+    client.post("/auth/logout")
+    boss = client.post("/auth/login", data={"email": admin.email, "password": PASSWORD})
+    assert boss.status_code == 302
+    assert "SameSite=Strict" in boss.headers["Set-Cookie"]
+    logout = client.post("/auth/logout")
+    assert "SameSite=Lax" in logout.headers["Set-Cookie"]  # the anonymous session after it
