@@ -81,6 +81,7 @@ class Config:
     LOGIN_LIMIT_PER_IP = "20 per minute; 200 per hour"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per minute; 30 per hour"
     MAIL_LIMIT_PER_IP = "5 per minute; 30 per hour"
+    SURVEY_START_LIMIT = "10 per minute; 60 per hour"  # survey starts per address (A64)
 
     # Mail: every message is an outbox row; a backend delivers it.
     MAIL_BACKEND = "file"  # file | smtp
@@ -111,6 +112,8 @@ class Config:
     MUNICIPALITY_NAME = "みどり市"
     MUNICIPALITY_NAME_EN = "Midori City"
     NPO_NAME = "NPOみどりネット"
+    # A02: besides the names above, words a new password may not be (nor be followed by digits).
+    PASSWORD_CONTEXT_WORDS: tuple[str, ...] = ("Sankaku", "参画")
     DISTRICTS = ("中央", "北町", "南町", "東が丘", "西浜", "山の手")
 
     # Personal-data vault (docs/privacy.md). Each key: a file under PRIVACY_KEYS_DIR (default

@@ -69,7 +69,10 @@ class EmailAddress:
 
 
 class PasswordPolicy:
-    """ASVS A01: length only, any Unicode; no composition rules, no truncation."""
+    """ASVS A01: length, any Unicode; no composition rules, no truncation. A02: not on the
+    shipped common/breached list, nor a context word (with digits after it). The member's
+    email and user name come from the form's own fields, else from `form.password_owner`
+    (set by the reset page), else from the logged-in member."""
 
     def __call__(self, form: FlaskForm, field: Field) -> None:
         value = field.data or ""
@@ -79,6 +82,18 @@ class PasswordPolicy:
             raise ValidationError(_("Please use at least %(n)d characters.", n=low))
         if len(value) > high:
             raise ValidationError(_("Please use at most %(n)d characters.", n=high))
+        from flask_login import current_user
+
+        from app.auth.passwords import list_refusal
+
+        owner = getattr(form, "password_owner", None)
+        if owner is None and current_user.is_authenticated:
+            owner = current_user
+        email = form["email"].data if "email" in form else getattr(owner, "email", None)
+        handle = form["handle"].data if "handle" in form else getattr(owner, "handle", None)
+        refusal = list_refusal(value, email=email, handle=handle)
+        if refusal:
+            raise ValidationError(refusal)
 
 
 class SameAs:

@@ -252,10 +252,11 @@ def forgot_password() -> Any:
 @one_time_link
 def reset_password_view(token: str) -> Any:
     try:
-        peek_token(token, TokenPurpose.RESET_PASSWORD)
+        row = peek_token(token, TokenPurpose.RESET_PASSWORD)
     except AuthError as err:
         return _link_problem(err)
     form = ResetPasswordForm()
+    form.password_owner = row.user  # the new password may not be their email or user name
     if form.validate_on_submit():
         try:
             user = reset_password(token, form.password.data or "")

@@ -8,13 +8,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.decorators import one_time_link
-from app.extensions import db
+from app.extensions import db, limiter
 from app.forms import EmptyForm
 from app.i18n import _
 from app.survey import answering, bp, identity, recruitment
@@ -156,7 +156,13 @@ def _refused(survey: Survey, err: AnswerError, status: int = 409) -> tuple[str, 
     return render_template("survey/answer_refused.html", survey=survey, error=err), status
 
 
+def _start_limit() -> str:
+    """Anti-automation (A64): starts per client address, counted whatever the answer."""
+    return str(current_app.config["SURVEY_START_LIMIT"])
+
+
 @bp.route("/surveys/<key>/start", methods=["POST"])
+@limiter.limit(_start_limit)
 def survey_start(key: str) -> Any:
     survey = _survey_or_404(key)
     if not EmptyForm().validate_on_submit():

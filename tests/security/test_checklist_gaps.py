@@ -338,6 +338,7 @@ LIMITED = [
     ("JPKI_LIMIT", "/auth/jpki/start"),
     ("MAIL_LIMIT_PER_IP", "/auth/settings/email"),  # confirmation mail to a new address
     ("MAIL_LIMIT_PER_IP", "/auth/forgot"),
+    ("SURVEY_START_LIMIT", "/monitors/surveys/nosuch/start"),
 ]
 
 
