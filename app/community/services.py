@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import lazyload, selectinload
 
 from app.auth.models import User
@@ -938,6 +938,27 @@ def topic_posts(
     ).order_by(TopicPost.created_at, TopicPost.id)
     rows = list(db.session.execute(stmt.limit(per_page).offset((page - 1) * per_page)).scalars())
     return rows, pages
+
+
+def page_of_post(topic: Topic, viewer: Viewer, post_id: int) -> int | None:
+    """The page of `topic_posts` that shows the post; None if it is not a visible reply here."""
+    if not 0 < post_id < 2**31:  # beyond the id column's range: no such post
+        return None
+    post = db.session.get(TopicPost, post_id)
+    if post is None or post.topic_id != topic.id or not can_view(viewer, post):
+        return None
+    before = visible_to(
+        select(func.count(TopicPost.id)).where(
+            TopicPost.topic_id == topic.id,
+            or_(
+                TopicPost.created_at < post.created_at,
+                and_(TopicPost.created_at == post.created_at, TopicPost.id < post.id),
+            ),
+        ),
+        viewer,
+        TopicPost,
+    )
+    return int(db.session.execute(before).scalar_one()) // POSTS_PAGE + 1
 
 
 def visible_posts_by_id(viewer: Viewer, ids: set[int]) -> dict[int, TopicPost]:

@@ -476,6 +476,9 @@ def topic(topic_id: int) -> str:
     row = get_visible_or_404(Topic, topic_id)
     com = _community(row.community_id)
     page = _page_arg()
+    post_arg = request.args.get("post", "")
+    if post_arg.isdigit() and len(post_arg) < 19:  # a link to one reply: open its page
+        page = services.page_of_post(row, current_user, int(post_arg)) or page
     posts, pages = services.topic_posts(row, current_user, page)
     quotes = services.visible_posts_by_id(
         current_user, {p.quote_id for p in posts if p.quote_id is not None}

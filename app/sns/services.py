@@ -9,13 +9,14 @@ message for the member, and never commit (callers do). Every listing goes throug
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload, selectinload
 
@@ -868,11 +869,38 @@ class DiaryItem:
     avatar: str | None = None
     image: str | None = None
     is_new: bool = False
+    kind = "diary"
+
+    @property
+    def id(self) -> int:
+        return self.diary.id
+
+    @property
+    def created_at(self) -> dt.datetime:
+        return self.diary.created_at
+
+
+@dataclass
+class TimelineEntry:
+    """A timeline row from another feature (see `register_timeline_entries`).
+
+    `kind` is a short lowercase key unique to the feature ("topic", "topic_post"); `template`
+    is the feature's partial that renders one `<li>` from `item` (this entry) and `item.data`.
+    """
+
+    kind: str
+    id: int
+    created_at: dt.datetime
+    author: User
+    template: str
+    data: dict[str, Any] = field(default_factory=dict)
+    avatar: str | None = None
+    is_new: bool = False
 
 
 @dataclass
 class DiaryPage:
-    items: list[DiaryItem]
+    items: list[Any]  # DiaryItem; on the home timeline also TimelineEntry
     next_cursor: str | None
     seen_at: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -916,8 +944,16 @@ def _page(stmt: Any, viewer: Viewer, cursor: str | None, limit: int) -> DiaryPag
     return DiaryPage(items=items, next_cursor=next_cursor)
 
 
-def _decorate(items: list[DiaryItem], viewer: Viewer) -> None:
-    """Comment counts (visible ones), avatars and first photos: three queries for any page."""
+def _decorate(
+    items: list[DiaryItem], viewer: Viewer, others: list[TimelineEntry] | None = None
+) -> None:
+    """Comment counts (visible ones), avatars and first photos: three queries for any page.
+
+    `others` (timeline rows of other kinds) get their authors' avatars in the same query."""
+    others = others or []
+    avatars = avatar_tokens(viewer, [i.author.id for i in items] + [e.author.id for e in others])
+    for entry in others:
+        entry.avatar = avatars.get(entry.author.id)
     if not items:
         return
     ids = [item.diary.id for item in items]
@@ -927,7 +963,6 @@ def _decorate(items: list[DiaryItem], viewer: Viewer) -> None:
         Comment,
     ).group_by(Comment.diary_id)
     counts = {int(d or 0): int(n) for d, n in db.session.execute(counts_stmt).all()}
-    avatars = avatar_tokens(viewer, [item.author.id for item in items])
     firsts: dict[int, str] = {}
     for diary_id, token in db.session.execute(
         select(Image.diary_id, Image.token)
@@ -964,15 +999,88 @@ def register_timeline_source(source: Callable[[User], ColumnElement[bool]]) -> N
 register_timeline_source(_friends_source)
 
 
+# Other kinds of timeline rows (community topics and replies, ...): each source returns the
+# newest rows the member may see that come after a cursor, at most `limit`, as TimelineEntry.
+TimelineCursor = tuple[dt.datetime, str, int]
+TimelineEntrySource = Callable[[User, "TimelineCursor | None", int], list[TimelineEntry]]
+TIMELINE_ENTRY_SOURCES: list[TimelineEntrySource] = []
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_KIND_RE = re.compile(r"[a-z][a-z_]{0,19}")
+
+
+def register_timeline_entries(source: TimelineEntrySource) -> None:
+    """Add a source of non-diary timeline rows (idempotent)."""
+    if source not in TIMELINE_ENTRY_SOURCES:
+        TIMELINE_ENTRY_SOURCES.append(source)
+
+
+def encode_timeline_cursor(entry: Any) -> str:
+    """Time (microseconds), kind and id of the last entry shown: the timeline's total order."""
+    stamp = (entry.created_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return f"{stamp}_{entry.kind}_{entry.id}"
+
+
+def decode_timeline_cursor(cursor: str | None) -> TimelineCursor | None:
+    """A timeline cursor from a URL (a diary-list cursor counts as a diary); malformed: None."""
+    if not cursor or len(cursor) > 64:
+        return None
+    parts = cursor.split("_", 1)
+    stamp, rest = parts if len(parts) == 2 else (parts[0], "")
+    kind, _sep, ident = rest.rpartition("_")
+    kind = kind or "diary"
+    if not (stamp.isdigit() and ident.isdigit() and len(stamp) <= 18 and len(ident) <= 18):
+        return None
+    if not _KIND_RE.fullmatch(kind) or int(ident) >= 2**31:  # ids are 32-bit columns
+        return None
+    try:
+        when = _EPOCH + dt.timedelta(microseconds=int(stamp))
+    except OverflowError:
+        return None
+    return when, kind, int(ident)
+
+
+def timeline_before(
+    created: Any, ident: Any, kind: str, after: TimelineCursor | None
+) -> ColumnElement[bool]:
+    """Rows of `kind` that sort after the cursor in (time, kind, id) descending order."""
+    if after is None:
+        return true()
+    when, after_kind, after_id = after
+    if kind < after_kind:
+        return created <= when
+    if kind > after_kind:
+        return created < when
+    return or_(created < when, and_(created == when, ident < after_id))
+
+
 def timeline(user: User, cursor: str | None = None, limit: int = PAGE_SIZE) -> DiaryPage:
-    """Visible diaries of the member's friends (and other sources), newest first."""
+    """The member's home timeline, newest first: visible diaries of friends (and other diary
+    sources) mixed with the rows of the registered entry sources (community posts, ...)."""
+    after = decode_timeline_cursor(cursor)
     sources = [source(user) for source in TIMELINE_SOURCES]
-    stmt = _diary_select().where(or_(*sources))
-    page = _page(stmt, user, cursor, limit)
+    stmt = visible_to(_diary_select().where(or_(*sources)), user, Diary)
+    stmt = stmt.where(timeline_before(Diary.created_at, Diary.id, "diary", after))
+    stmt = stmt.order_by(Diary.created_at.desc(), Diary.id.desc()).limit(limit + 1)
+    entries: list[Any] = [
+        DiaryItem(diary=row[0], author=row[1]) for row in db.session.execute(stmt).all()
+    ]
+    for extra in TIMELINE_ENTRY_SOURCES:
+        entries.extend(extra(user, after, limit + 1))
+    entries.sort(key=lambda e: (e.created_at, e.kind, e.id), reverse=True)
+    more = len(entries) > limit
+    entries = entries[:limit]
+    _decorate(
+        [e for e in entries if isinstance(e, DiaryItem)],
+        user,
+        others=[e for e in entries if not isinstance(e, DiaryItem)],
+    )
+    next_cursor = encode_timeline_cursor(entries[-1]) if more and entries else None
+    page = DiaryPage(items=entries, next_cursor=next_cursor)
     seen = settings_for(user).timeline_seen_at
     page.seen_at = seen
     for item in page.items:
-        item.is_new = seen is None or item.diary.created_at > seen
+        item.is_new = seen is None or item.created_at > seen
     return page
 
 
