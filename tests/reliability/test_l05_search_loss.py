@@ -167,7 +167,11 @@ def test_posting_and_answering_survive_a_lost_index(
                 path.write_bytes(b"\x00garbage" * 10)
         _wait(lambda: seen("corrupt", posts=3, searches=3))
         load.phase = "deleted"
-        shutil.rmtree(index_dir)
+        # Renamed away first: a worker may be writing a new segment into it meanwhile, which
+        # would make a plain rmtree fail on a directory that is no longer empty.
+        lost = index_dir.with_name(index_dir.name + "-lost")
+        index_dir.rename(lost)
+        shutil.rmtree(lost, ignore_errors=True)
         _wait(lambda: seen("deleted", posts=3, searches=3))
     finally:
         load.stop.set()
