@@ -23,7 +23,7 @@ import config as config_module
 from app.db import configure_sqlite_engine
 from app.extensions import babel, csrf, db, limiter, login_manager, migrate
 from app.i18n import _, select_locale, select_timezone
-from app.logging_setup import configure_logging
+from app.logging_setup import configure_logging, log_event
 
 ROLES = ("all", "public", "internal")
 
@@ -112,6 +112,11 @@ def _finish_config(app: Flask) -> None:
         for key in ("DATABASE_URL", "PII_DATABASE_URL"):
             if _default_db_password(cfg.get(key)):
                 raise ConfigError(f"{key} uses a default password: set a random one (A75)")
+            if _unprotected_db_transport(cfg.get(key)):
+                raise ConfigError(
+                    f"{key} reaches PostgreSQL over TCP without sslmode=verify-full: use a"
+                    " Unix socket (host=/run/postgresql) or TLS with verify-full (A56)"
+                )
     cfg["SECRET_KEY"] = secret
     demo_pki = cfg.get("JPKI_DEMO_PKI")
     if demo_pki and not cfg.get("JPKI_TRUST_DIR"):
@@ -272,7 +277,14 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(err: CSRFError) -> tuple[str, int]:
-        app.logger.warning("csrf failure path=%s", request.path)
+        log_event(
+            "security.csrf",
+            "failure",
+            "csrf failure path=%s",
+            request.path,
+            obj=f"endpoint:{request.endpoint}" if request.endpoint else "",
+            level=logging.WARNING,
+        )
         reason = _("The form expired. Please go back, reload the page and try again.")
         return render_template("errors/400.html", reason=reason), 400
 
@@ -280,7 +292,14 @@ def _register_errors(app: Flask) -> None:
     def _http(err: HTTPException) -> Any:
         code = err.code or 500
         if code == 429:
-            app.logger.warning("rate limit hit path=%s", request.path)  # A45
+            log_event(  # A45
+                "security.rate_limit",
+                "denied",
+                "rate limit hit path=%s",
+                request.path,
+                obj=f"endpoint:{request.endpoint}" if request.endpoint else "",
+                level=logging.WARNING,
+            )
         if request.path.startswith(JSON_PREFIXES):
             return {"ok": False, "error": err.name, "status": code}, code
         if code == 413:
@@ -367,6 +386,29 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 DEFAULT_DB_PASSWORDS = frozenset(
     {"postgres", "password", "passw0rd", "sankaku", "changeme", "secret", "admin", "root", "test"}
 )
+
+
+def _unprotected_db_transport(url: str | None) -> bool:
+    """True when a PostgreSQL URL would talk over plain or unverified TCP.
+
+    Production must use a Unix socket (no host, or a host that is a directory) or TLS that checks
+    the server's certificate and name (`sslmode=verify-full`). `require`/`verify-ca` are refused:
+    they encrypt but accept any server presenting some certificate. SQLite URLs are local files.
+    """
+    if not url:
+        return False
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return False
+    hosts = [parsed.host or ""]
+    query_host = parsed.query.get("host")
+    if query_host:
+        hosts = [query_host] if isinstance(query_host, str) else list(query_host)
+    if all(not host or host.startswith("/") for host in hosts):
+        return False  # Unix-domain socket
+    return parsed.query.get("sslmode") != "verify-full"
 
 
 def _default_db_password(url: str | None) -> bool:

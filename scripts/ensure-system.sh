@@ -6,7 +6,8 @@ set -euo pipefail
 mode="${1:-run}"
 packages=(python3-venv python3-dev gcc pcscd libpcsclite-dev swig vsmartcard-vpcd)
 if [ "$mode" = "test" ]; then
-  packages+=(chromium fonts-noto-cjk postgresql-client wapiti)
+  # nginx runs the shipped proxy configuration in tests/security/test_proxy_config.py.
+  packages+=(chromium fonts-noto-cjk postgresql-client wapiti nginx)
   # npm fetches axe-core for the accessibility tests (tests/a11y/package-lock.json).
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -22,7 +22,7 @@ def test_healthz_reports_each_dependency(client):
 def test_production_refuses_missing_or_default_secret(monkeypatch, secret):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     overrides = {
-        "DATABASE_URL": "postgresql://postgres@127.0.0.1/x",
+        "DATABASE_URL": "postgresql://postgres@/x?host=/run/postgresql",
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
         "SECRET_KEY": secret,
     }
@@ -32,7 +32,7 @@ def test_production_refuses_missing_or_default_secret(monkeypatch, secret):
 
 def test_production_refuses_memory_rate_limits():
     overrides = {
-        "DATABASE_URL": "postgresql://postgres@127.0.0.1/x",
+        "DATABASE_URL": "postgresql://postgres@/x?host=/run/postgresql",
         "SECRET_KEY": "x" * 40,
         "RATELIMIT_STORAGE_URI": "memory://",
     }
@@ -43,7 +43,7 @@ def test_production_refuses_memory_rate_limits():
 def test_production_secret_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))  # no key files lying around
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/x?host=/run/postgresql")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     monkeypatch.setenv("APP_ROLE", "public")  # the public role needs no vault keys
     app = create_app("production")

@@ -166,7 +166,7 @@ def test_auth_events_are_logged_with_method_and_outcome(app, client, user, outbo
 def production(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1/x")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@/x?host=/run/postgresql")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379")
     monkeypatch.setenv("APP_ROLE", "public")
     return create_app("production")
@@ -521,7 +521,7 @@ def test_production_refuses_a_default_database_password(monkeypatch, tmp_path, u
     with pytest.raises(ConfigError, match="DATABASE_URL uses a default password"):
         create_app("production", overrides=overrides)
     # a random password, or none at all (peer authentication), starts
-    overrides["DATABASE_URL"] = "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku"
+    overrides["DATABASE_URL"] = "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku?sslmode=verify-full"
     assert create_app("production", overrides=overrides).config["ENV_NAME"] == "production"
 
 
