@@ -8,22 +8,27 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: help run test setup system venv translations extract-messages lint typecheck bench \
-        demo-card clean a11y-deps sbom
+        demo-card clean a11y-deps sbom lock
 
 help:
 	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run ruff, mypy and all tests (SQLite, then PostgreSQL)"
 	@echo "make bench  - run the benchmarks (not part of the tests; BENCH_ARGS=--quick)"
 	@echo "make sbom   - write the CycloneDX SBOM of the installed dependencies to dist/sbom.cdx.json"
+	@echo "make lock   - regenerate the hash-pinned requirements/*lock.txt from pyproject.toml"
 	@echo "make lint | typecheck | translations | extract-messages | clean"
 
 system:
 	@scripts/ensure-system.sh run
 
-$(VENV)/.installed: pyproject.toml
+# Every distribution in the venv comes from the hash-pinned lock (runtime, test extra, pip and
+# the build backend); the project itself is then installed without dependencies and without
+# build isolation, so nothing is fetched unpinned. A changed lock reinstalls.
+LOCK := requirements/lock.txt
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -66,6 +71,10 @@ typecheck: venv
 bench: setup
 	@scripts/ensure-system.sh bench
 	@scripts/run-bench.sh $(BENCH_ARGS)
+
+# LOCK_ARGS=--upgrade takes the newest versions; LOCK_ARGS="--upgrade-package NAME" one package.
+lock:
+	@PYTHON=$(PYTHON) scripts/lock.sh $(LOCK_ARGS)
 
 sbom: venv
 	@mkdir -p dist

@@ -19,7 +19,8 @@ fi
 # The soak: 10 minutes (--quick: 1) of mixed traffic from Locust against 2 gunicorn workers on
 # PostgreSQL. It needs the bench extra and PostgreSQL.
 if [ -f bench/soak.py ] && scripts/ensure-postgres.sh; then
-  "$py" -c "import locust" 2>/dev/null || .venv/bin/python -m pip install -q -e '.[bench]'
+  "$py" -c "import locust" 2>/dev/null ||
+    "$py" -m pip install -q --require-hashes -r requirements/bench-lock.txt
   run bench/soak.py "${quick[@]}"
 fi
 exit 0
