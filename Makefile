@@ -8,13 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 .PHONY: help run test setup system venv translations extract-messages lint typecheck bench \
-        demo-card clean a11y-deps sbom lock
+        demo-card clean a11y-deps sbom lock dist
 
 help:
 	@echo "make run    - set up and serve the demo town at http://$(HOST):$(PORT)"
 	@echo "make test   - set up and run ruff, mypy and all tests (SQLite, then PostgreSQL)"
 	@echo "make bench  - run the benchmarks (not part of the tests; BENCH_ARGS=--quick)"
 	@echo "make sbom   - write the CycloneDX SBOM of the installed dependencies to dist/sbom.cdx.json"
+	@echo "make dist   - build the production wheel into dist/ (app, catalogues, migrations only)"
 	@echo "make lock   - regenerate the hash-pinned requirements/*lock.txt from pyproject.toml"
 	@echo "make lint | typecheck | translations | extract-messages | clean"
 
@@ -75,6 +76,9 @@ bench: setup
 # LOCK_ARGS=--upgrade takes the newest versions; LOCK_ARGS="--upgrade-package NAME" one package.
 lock:
 	@PYTHON=$(PYTHON) scripts/lock.sh $(LOCK_ARGS)
+
+dist: translations
+	$(BIN)/python scripts/build-wheel.py dist
 
 sbom: venv
 	@mkdir -p dist
