@@ -80,6 +80,7 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_IP = "20 per minute; 200 per hour"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per minute; 30 per hour"
+    SECOND_FACTOR_LIMIT_PER_ACCOUNT = "5 per minute; 30 per hour"  # wrong TOTP codes (A08)
     MAIL_LIMIT_PER_IP = "5 per minute; 30 per hour"
     SURVEY_START_LIMIT = "10 per minute; 60 per hour"  # survey starts per address (A64)
 

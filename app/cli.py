@@ -64,6 +64,30 @@ def admin_create_invite(email: str, role: str, hours: int) -> None:
     click.echo(issued.url)
 
 
+@admin_cli.command("reset-2fa")
+@click.argument("email")
+def admin_reset_2fa(email: str) -> None:
+    """Remove an account's authenticator app (lost phone); it sets one up at its next login.
+
+    Its sessions end too. Logged like other authentication events (A08, A14).
+    """
+    from flask import current_app
+
+    from app.auth.second_factor import reset_second_factor
+    from app.auth.services import find_user_by_email
+
+    user = find_user_by_email(email)
+    if user is None:
+        click.echo(f"No account has the address {email}.", err=True)
+        sys.exit(1)
+    had = reset_second_factor(user)
+    db.session.commit()
+    current_app.logger.info(
+        "second factor reset user=%s method=cli had_totp=%s", user.id, "yes" if had else "no"
+    )
+    click.echo(json.dumps({"user": user.id, "authenticator_removed": had, "sessions_ended": True}))
+
+
 def register_cli(app: Flask) -> None:
     """Attach every command group to the app."""
     from app.sample.cli import sample_cli

@@ -225,13 +225,16 @@ def admin(make: Factories) -> Any:
 
 @pytest.fixture
 def login_as(client: FlaskClient) -> Callable[..., FlaskClient]:
-    """Log a user in through the real login form; returns the client."""
+    """Log a user in through the real login form (and, for admins, moderators and staff, the
+    second-factor form with a code from their authenticator); returns the client."""
 
     def _login(
         user: Any, password: str = Factories.PASSWORD, the_client: FlaskClient | None = None
     ) -> FlaskClient:
+        from tests.second_factor_support import log_in
+
         c = the_client or client
-        response = c.post("/auth/login", data={"email": user.email, "password": password})
+        response = log_in(c, user, password)  # passes the second factor when asked (A08)
         assert response.status_code == 302, response.get_data(as_text=True)
         return c
 

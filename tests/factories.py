@@ -38,6 +38,12 @@ class Factories:
             confirmed=confirmed,
             locale=locale,
         )
+        if role != RoleCode.MEMBER:
+            # Privileged accounts need a second factor (A08): give them an authenticator.
+            from tests.second_factor_support import enrol_totp
+
+            db.session.flush()  # the account id seals the seed
+            enrol_totp(user)
         db.session.commit()
         return user
 

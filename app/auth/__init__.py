@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, template_folder="templates", url_prefix="/auth")
 
-from app.auth import jpki_views, views  # noqa: E402,F401  (routes register on import)
+from app.auth import jpki_views, second_factor_views, views  # noqa: E402,F401  (routes register on import)
 
 
 def register(app: object) -> None:

@@ -11,12 +11,17 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.auth.models import RoleCode
+from app.auth.second_factor import require_second_factor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def role_required(code: RoleCode) -> Callable[[F], F]:
-    """Only members holding `code` (or admins) get through; others see 404 (A21, R06)."""
+    """Only members holding `code` (or admins) get through; others see 404 (A21, R06).
+
+    A privileged role also needs the second factor passed in this session (A08); until then
+    the page redirects to the second-factor page.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -24,6 +29,8 @@ def role_required(code: RoleCode) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.has_role(code):
                 abort(404)
+            if code != RoleCode.MEMBER:
+                require_second_factor(current_user)  # A08: privileged pages need it
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]

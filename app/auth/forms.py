@@ -76,3 +76,12 @@ class InviteForm(BaseForm):
 
 class JpkiBindForm(BaseForm):
     password = PasswordField(_l("Current password"), validators=[Required(), Length(max=1024)])
+
+
+class TotpCodeForm(BaseForm):
+    code = StringField(
+        _l("6-digit code"),
+        validators=[Required(), Length(max=20)],
+        description=_l("The code your authenticator app shows now. It changes every 30 seconds."),
+    )
+    next = HiddenField()

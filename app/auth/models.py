@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, utcnow
@@ -208,6 +218,38 @@ class CertificateBinding(db.Model):  # type: ignore[name-defined]
     serial_hint: Mapped[str] = mapped_column(String(8))
     not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+PRIVILEGED_ROLES = frozenset({RoleCode.MODERATOR.value, RoleCode.STAFF.value, RoleCode.ADMIN.value})
+
+
+def is_privileged(user: object) -> bool:
+    """Whether an account holds a site role that needs a second factor (A08)."""
+    roles = getattr(user, "roles", None) or []
+    return any(getattr(role, "code", None) in PRIVILEGED_ROLES for role in roles)
+
+
+class TotpCredential(db.Model):  # type: ignore[name-defined]
+    """A member's TOTP authenticator (RFC 6238, 30 s, 6 digits), one per account (A08).
+
+    `secret_ciphertext` is the base32 seed sealed with AES-GCM under a key derived from the
+    app's secret key, bound to the account. `confirmed_at` is None while enrolment waits for a
+    first correct code. `last_step` is the time-step of the last accepted code: a code for that
+    step or an earlier one is refused, so each code works once.
+    """
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()

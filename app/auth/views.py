@@ -34,6 +34,7 @@ from app.auth.forms import (
     ResetPasswordForm,
 )
 from app.auth.models import Invitation, TokenPurpose, User
+from app.auth.second_factor import needs_second_factor, second_factor_url
 from app.auth.services import (
     AuthError,
     authenticate,
@@ -114,7 +115,10 @@ def login() -> Any:
         else:
             db.session.commit()
             start_session(user, remember=bool(form.remember.data))
-            return redirect(safe_next(form.next.data, url_for(HOME)))
+            target = safe_next(form.next.data, url_for(HOME))
+            if needs_second_factor(user):  # A08: the second step comes next
+                return redirect(second_factor_url(target))
+            return redirect(target)
     status = 200 if request.method == "GET" or not g.get("form_error") else 401
     return render_template("auth/login.html", form=form), status
 

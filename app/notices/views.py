@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 
 from app.auth.decorators import role_required
 from app.auth.models import RoleCode
+from app.auth.second_factor import require_second_factor
 from app.extensions import db
 from app.forms import EmptyForm
 from app.i18n import _
@@ -40,6 +41,7 @@ def _publisher_only() -> None:
     """Announcement tools exist only for staff and moderators; others get 404 (R06)."""
     if not services.may_publish(current_user):
         abort(404)
+    require_second_factor(current_user)  # A08: publishers are privileged accounts
 
 
 def _form_error(form: Any, err: services.NoticeError) -> None:

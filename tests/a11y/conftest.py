@@ -28,6 +28,7 @@ from app.extensions import db
 from tests.conftest import fresh_database
 from tests.e2e.conftest import LiveServer
 from tests.factories import Factories
+from tests.second_factor_support import browser_second_factor
 from tests.survey.conftest import monitor_pki  # noqa: F401 - session fixture
 
 HERE = Path(__file__).resolve().parent
@@ -258,6 +259,7 @@ def log_in(page: Page, site: Site, email: str) -> None:
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(Factories.PASSWORD)
     page.locator("form[action$='/auth/login'] button[type=submit]").click()
+    browser_second_factor(page, email, site.app)  # admins, moderators, staff (A08)
     page.wait_for_url(site.url + "/")
 
 

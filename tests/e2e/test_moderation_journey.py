@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.auth.models import RoleCode
+from tests.second_factor_support import browser_second_factor
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +27,7 @@ def _log_in(page: Page, base: str, email: str, password: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    browser_second_factor(page, email)  # the moderator's authenticator code (A08)
     expect(page).to_have_url(re.compile(r"/$"))
 
 

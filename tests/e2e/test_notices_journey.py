@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.auth.models import RoleCode
 from app.extensions import db
+from tests.second_factor_support import browser_second_factor
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,7 @@ def _log_in(page: Page, base: str, email: str, password: str) -> None:
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    browser_second_factor(page, email)  # staff pass their authenticator code (A08)
 
 
 def _terms_v1(*users: Any) -> None:

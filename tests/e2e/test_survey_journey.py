@@ -21,6 +21,7 @@ from app.auth.jpki.signature import login_message
 from app.auth.jpki.verify import clear_store_cache
 from app.db import utcnow
 from app.extensions import db
+from tests.second_factor_support import browser_second_factor
 from tests.survey.conftest import monitor_pki  # noqa: F401 - session fixture
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +87,7 @@ def test_staff_target_request_answer_once_and_suppressed_crosstab(
     page.get_by_label("Email address").fill(staff.email)
     page.get_by_label("Password").fill(make.PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    browser_second_factor(page, staff.email)  # staff pass their authenticator code (A08)
     page.goto(live_server + "/staff/surveys/new")
     page.locator("#title").fill("Park survey 公園アンケート")
     opens = (utcnow() + dt.timedelta(days=1)).astimezone(answering.JST)

@@ -11,6 +11,7 @@ from app.auth.models import User
 from app.extensions import db
 from app.moderation.models import MemberWarning, ModerationAction
 from app.sns.models import Comment, Diary, Report
+from tests.second_factor_support import log_in
 
 
 def _counts() -> tuple[int, ...]:
@@ -23,10 +24,8 @@ def _counts() -> tuple[int, ...]:
 
 def _login(app: Any, handle: str) -> Any:
     c = app.test_client()
-    r = c.post(
-        "/auth/login",
-        data={"email": f"{handle}@midori.example", "password": "midori-demo-2026"},
-    )
+    user = db.session.execute(select(User).where(User.handle == handle)).scalar_one()
+    r = log_in(c, user, "midori-demo-2026")  # the demo moderator enrols an authenticator (A08)
     assert r.status_code == 302
     return c
 

@@ -135,6 +135,8 @@ POLICIES: dict[str, Policy] = {
     "auth.end_session": token("handle of one of the viewer's own sessions; others 404"),
     "auth.end_other_sessions": MEMBER,
     "auth.invitations": MEMBER,
+    "auth.second_factor": MEMBER,  # members are sent on; privileged accounts pass a code (A08)
+    "auth.second_factor_enrol": MEMBER,  # members are sent on; privileged accounts enrol (A08)
     # --- JPKI ---------------------------------------------------------------------------------
     "auth.jpki_login": PUBLIC,
     "auth.jpki_start": PUBLIC,

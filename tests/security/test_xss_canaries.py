@@ -265,10 +265,10 @@ def csv_problems(body: str, where: str) -> list[str]:
 
 
 def login(app: Flask, user: Any) -> Any:
+    from tests.second_factor_support import log_in
+
     client = app.test_client()
-    response = client.post(
-        "/auth/login", data={"email": user.email, "password": "correct horse battery staple"}
-    )
+    response = log_in(client, user, "correct horse battery staple")  # moderators: A08's code
     assert response.status_code == 302
     return client
 
