@@ -118,6 +118,8 @@ def site_for_test(text: str, http_port: int, https_port: int, app_port: int, tmp
         (r"listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;"),
         (r"ssl_certificate /\S+;", f"ssl_certificate {cert};"),
         (r"ssl_certificate_key /\S+;", f"ssl_certificate_key {key};"),
+        (r"access_log /var/log/nginx/sankaku-http\.log ", f"access_log {tmp / 'http.log'} "),
+        (r"access_log /var/log/nginx/sankaku\.log ", f"access_log {tmp / 'https.log'} "),
     ]
     for pattern, replacement in replacements:
         text, count = re.subn(pattern, replacement, text)
@@ -126,7 +128,7 @@ def site_for_test(text: str, http_port: int, https_port: int, app_port: int, tmp
 
 
 @pytest.fixture(scope="module")
-def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
     if not nginx:
         pytest.fail("nginx is missing: run scripts/ensure-system.sh test")
@@ -147,7 +149,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
     (tmp / "nginx.conf").write_text(
         f"{user}worker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'};\n"
         "events { worker_connections 64; }\n"
-        f"http {{\n  access_log off;\n{temp_paths}\n  include {tmp / 'sankaku.conf'};\n}}\n"
+        f"http {{\n{temp_paths}\n  include {tmp / 'sankaku.conf'};\n}}\n"
     )
     command = [nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
@@ -163,7 +165,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
                 if server.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("nginx did not start: " + (tmp / "error.log").read_text())
                 time.sleep(0.05)
-        yield ports
+        yield {**ports, "logs": tmp}  # type: ignore[dict-item]
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -298,3 +300,29 @@ def test_forms_and_machine_endpoints_are_refused_over_http_not_redirected(proxy,
     assert response.status == 403
     assert "Location" not in response.headers
     assert b"HTTPS is required" in response.body
+
+
+def test_access_logs_keep_no_query_strings_or_referrers(proxy):
+    secret = "tok3n-b1u3-s3cr3t"
+    https(
+        proxy["https"],
+        "GET",
+        f"/auth/reset/{secret[:4]}?token={secret}",
+        headers={"Referer": f"https://{HOST}/x?token={secret}"},
+    )
+    plain(proxy["http"], "GET", f"/search?q={secret}")
+    deadline = time.monotonic() + 5
+    logs = proxy["logs"]
+    while time.monotonic() < deadline:
+        written = [
+            (logs / name).read_text()
+            for name in ("http.log", "https.log")
+            if (logs / name).exists()
+        ]
+        if len(written) == 2 and all(written):
+            break
+        time.sleep(0.05)
+    assert len(written) == 2 and all(written), "nginx wrote no access log"
+    joined = "".join(written)
+    assert '"GET /search"' in joined and '"GET /auth/reset/tok3"' in joined
+    assert secret not in joined
