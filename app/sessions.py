@@ -5,6 +5,14 @@ a random 256-bit id; the data lives in the `web_sessions` table keyed by the SHA
 (so a database reader cannot replay sessions). Logout deletes the row, so a replayed cookie is
 anonymous. Ids change at login and at every privilege change (`rotate_session`). The server
 enforces an idle timeout and an absolute lifetime.
+
+Role changes (A16) are caught by comparison, not by each code path reporting them: a signed-in
+session records a stamp of the roles its member held when the id was issued (every feature
+table of roles registers a `role source`). A request whose member's roles have changed since
+finds the session ended, whoever changed them and however (a community admin, a moderator, a
+CLI command, SQL); the member logs in again. The request that changed its own member's roles
+leaves with a new id carrying the new stamp, so the acting member stays signed in. This is
+Django's session auth hash applied to roles.
 """
 
 from __future__ import annotations
@@ -13,18 +21,65 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request, Response, session
+from flask import Flask, Request, Response, g, has_request_context, session
 from flask.sessions import SessionInterface, SessionMixin
-from sqlalchemy import ForeignKey, Index, String, Text, delete, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    delete,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql import Executable
 from werkzeug.datastructures import CallbackDict
 
 from app.db import UTCDateTime, utcnow
 from app.extensions import db
 
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
+ROLE_STAMP_KEY = "_roles"
+
+RoleSource = Callable[[int], Executable]
+_role_sources: dict[str, RoleSource] = {}
+
+
+def register_role_source(name: str, source: RoleSource) -> None:
+    """Declare a table of roles: `source(user_id)` selects the rows naming the roles the member
+    holds (plain memberships that grant no power over others are left out). A change in these
+    rows ends the member's sessions (A16)."""
+    _role_sources[name] = source
+
+
+def role_sources() -> dict[str, RoleSource]:
+    return dict(_role_sources)
+
+
+def role_stamp(conn: Connection, user_id: int) -> str:
+    """A digest of every role the member holds now, from every registered source."""
+    held = sorted(
+        f"{name}:" + "/".join(str(value) for value in row)
+        for name, source in _role_sources.items()
+        for row in conn.execute(source(user_id))
+    )
+    return hashlib.sha256("\n".join(held).encode()).hexdigest()[:32]
+
+
+@event.listens_for(Engine, "commit")
+def _note_commit(_conn: Connection) -> None:
+    """A request that committed may have changed its own member's roles: `save_session` then
+    compares the role stamp (one query) and rotates the id if it changed."""
+    if has_request_context():
+        g._sessions_committed = True
 
 
 class WebSession(db.Model):  # type: ignore[name-defined]
@@ -90,7 +145,9 @@ def rotate_session(*, remember: bool | None = None) -> None:
 
 
 def end_user_sessions(user_id: int, *, except_sid_hash: str | None = None) -> int:
-    """Delete every session of a user (suspension, password change, "log out everywhere")."""
+    """Delete every session of a user (suspension, password change, "log out everywhere").
+
+    Role changes need no call: the role stamp ends the member's sessions by itself."""
     stmt = delete(WebSession).where(WebSession.user_id == user_id)
     if except_sid_hash:
         stmt = stmt.where(WebSession.id_hash != except_sid_hash)
@@ -142,21 +199,33 @@ class DatabaseSessionInterface(SessionInterface):
                     WebSession.expires_at,
                 ).where(WebSession.id_hash == key)
             ).first()
-        if row is None:
-            return ServerSession()
+            if row is None:
+                return ServerSession()
+            try:
+                data = json.loads(row.data)
+            except ValueError:
+                data = {}
+            if not isinstance(data, dict):
+                data = {}
+            user_id = _user_id(data)
+            # The member's roles changed since this id was issued (or it predates the stamp).
+            roles_changed = user_id is not None and data.get(ROLE_STAMP_KEY) != role_stamp(
+                conn, user_id
+            )
         now = utcnow()
         idle, absolute = self._lifetimes(app, bool(row.remember))
         created = _aware(row.created_at)
         last_seen = _aware(row.last_seen_at)
-        if now - last_seen > idle or now - created > absolute or _aware(row.expires_at) < now:
+        if (
+            roles_changed
+            or now - last_seen > idle
+            or now - created > absolute
+            or _aware(row.expires_at) < now
+        ):
             with db.engine.begin() as conn:
                 conn.execute(delete(WebSession).where(WebSession.id_hash == key))
             return ServerSession()
-        try:
-            data = json.loads(row.data)
-        except ValueError:
-            data = {}
-        sess = ServerSession(data if isinstance(data, dict) else {}, sid=sid)
+        sess = ServerSession(data, sid=sid)
         sess.remember = bool(row.remember)
         sess.created_at = created
         sess.last_seen_at = last_seen
@@ -180,6 +249,21 @@ class DatabaseSessionInterface(SessionInterface):
             return
         idle, absolute = self._lifetimes(app, sess.remember)
         user_id = _user_id(sess)
+        stamp = None
+        if user_id is None:
+            sess.pop(ROLE_STAMP_KEY, None)
+        elif (
+            sess.new
+            or sess.rotate_requested
+            or g.get("_sessions_committed")
+            or ROLE_STAMP_KEY not in sess
+        ):
+            with db.engine.connect() as conn:
+                stamp = role_stamp(conn, user_id)
+            if sess.get(ROLE_STAMP_KEY) != stamp:
+                # Signed in or roles changed during this request: a new id for the new roles.
+                sess[ROLE_STAMP_KEY] = stamp
+                sess.rotate_requested = True
         if sess.new or sess.rotate_requested:
             old = sess.sid
             sess.sid = secrets.token_urlsafe(32)
@@ -252,7 +336,7 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _user_id(sess: ServerSession) -> int | None:
+def _user_id(sess: ServerSession | dict[str, Any]) -> int | None:
     raw = sess.get("_user_id")
     try:
         return int(raw) if raw is not None else None
@@ -265,3 +349,17 @@ def response_ua() -> str:
     from flask import request
 
     return request.headers.get("User-Agent", "")
+
+
+def _site_roles(user_id: int) -> Select[str]:
+    """Site roles (`user_roles`); every account holds `member`, which changes nothing."""
+    from app.auth.models import Role, user_roles
+
+    return (
+        select(Role.code)
+        .join(user_roles, user_roles.c.role_id == Role.id)
+        .where(user_roles.c.user_id == user_id)
+    )
+
+
+register_role_source("site", _site_roles)

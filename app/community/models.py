@@ -17,9 +17,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +35,7 @@ from app.permissions import (
     register_edit_rule,
     register_rule,
 )
+from app.sessions import register_role_source
 
 
 class CommunityKind(enum.StrEnum):
@@ -387,3 +390,17 @@ register_edit_rule(Topic, _manager_may_edit)
 register_edit_rule(TopicPost, _manager_may_edit)
 register_edit_rule(Event, _manager_may_edit)
 register_edit_rule(Community, _community_manager)
+
+
+def _community_roles(user_id: int) -> Select[int, str]:
+    """The communities a member runs, as admin or sub-admin. A plain membership is no role: it
+    lets a member read and post in the community, the same standing as any other member there,
+    and is checked against this table on every request; roles give power over other members
+    and their posts (A16)."""
+    return select(CommunityMember.community_id, CommunityMember.role).where(
+        CommunityMember.user_id == user_id,
+        CommunityMember.role != CommunityRole.MEMBER.value,
+    )
+
+
+register_role_source("community", _community_roles)

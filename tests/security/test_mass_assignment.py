@@ -346,6 +346,12 @@ def _poster_community(c: Ctx) -> Any:
 
     found = services.create_community(c.poster, name="ma community", category="地域")
     db.session.commit()
+    # Becoming the community's admin outside a request of theirs ended the poster's sessions
+    # (A16): the client signs in again.
+    response = c.client.post(
+        "/auth/login", data={"email": c.poster.email, "password": Factories.PASSWORD}
+    )
+    assert response.status_code == 302
     return found
 
 
