@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from app.db import utcnow
 from app.extensions import db
+from app.logging_setup import log_event
 
 mail_cli = AppGroup("mail", help="The mail outbox.")
 sessions_cli = AppGroup("sessions", help="Server-side sessions.")
@@ -61,6 +62,15 @@ def admin_create_invite(email: str, role: str, hours: int) -> None:
         sys.exit(1)
     issued.invitation.expires_at = utcnow() + dt.timedelta(hours=hours)
     db.session.commit()
+    log_event(
+        "admin.invite_create",
+        "success",
+        "invitation created id=%s role=%s",
+        issued.invitation.id,
+        role,
+        obj=f"invitation:{issued.invitation.id}",
+        role=role,
+    )
     click.echo(issued.url)
 
 
@@ -71,8 +81,6 @@ def admin_reset_2fa(email: str) -> None:
 
     Its sessions end too. Logged like other authentication events (A08, A14).
     """
-    from flask import current_app
-
     from app.auth.second_factor import reset_second_factor
     from app.auth.services import find_user_by_email
 
@@ -82,8 +90,15 @@ def admin_reset_2fa(email: str) -> None:
         sys.exit(1)
     had = reset_second_factor(user)
     db.session.commit()
-    current_app.logger.info(
-        "second factor reset user=%s method=cli had_totp=%s", user.id, "yes" if had else "no"
+    log_event(
+        "admin.second_factor_reset",
+        "success",
+        "second factor reset user=%s method=cli had_totp=%s",
+        user.id,
+        "yes" if had else "no",
+        obj=f"user:{user.id}",
+        method="cli",
+        had_totp=had,
     )
     click.echo(json.dumps({"user": user.id, "authenticator_removed": had, "sessions_ended": True}))
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import abort, current_app
+from flask import abort
 from flask_login import AnonymousUserMixin
 from sqlalchemy import (
     ColumnElement,
@@ -51,6 +51,7 @@ from sqlalchemy.orm import aliased, lazyload
 from app.auth.models import AccountStatus, RoleCode, User
 from app.extensions import db
 from app.i18n import _l
+from app.logging_setup import actor_of, log_event, object_ref
 
 T = TypeVar("T")
 S = TypeVar("S")  # a Select
@@ -547,11 +548,16 @@ def get_visible_or_404(model: type[T], object_id: Any, viewer: Viewer | None = N
         abort(404)
     if not can_view(viewer, obj):
         # The same 404 as a missing id; the log keeps the real reason (A45).
-        current_app.logger.info(
+        log_event(
+            "authz.view",
+            "denied",
             "denied %s id=%s viewer=%s reason=not_visible",
             model.__name__,
             key,
             getattr(viewer, "id", None) or "guest",
+            obj=object_ref(model, key),
+            actor=actor_of(viewer),
+            reason="not_visible",
         )
         abort(404)
     return obj

@@ -6,12 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, after_this_request
+from flask import abort, after_this_request, request
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.auth.models import RoleCode
 from app.auth.second_factor import require_second_factor
+from app.logging_setup import log_event
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +29,17 @@ def role_required(code: RoleCode) -> Callable[[F], F]:
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.has_role(code):
+                # The 404 hides the page; the log keeps the real reason (A45).
+                log_event(
+                    "authz.role",
+                    "denied",
+                    "denied role=%s viewer=%s reason=missing_role",
+                    code.value,
+                    current_user.id,
+                    obj=f"endpoint:{request.endpoint}",
+                    reason="missing_role",
+                    role=code.value,
+                )
                 abort(404)
             if code != RoleCode.MEMBER:
                 require_second_factor(current_user)  # A08: privileged pages need it

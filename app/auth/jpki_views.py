@@ -48,6 +48,7 @@ from app.db import utcnow
 from app.extensions import csrf, db, limiter
 from app.forms import EmptyForm
 from app.i18n import _
+from app.logging_setup import log_event
 from app.sessions import rotate_session
 from app.urls import safe_next
 
@@ -154,10 +155,18 @@ def _after_verification(done: Completion) -> Response:
         if current_user.is_authenticated and current_user.id != done.user.id:
             flash(_("This card belongs to another account. Log out first to use it."), "error")
             return redirect(url_for("auth.jpki_login"))
+        step_up = current_user.is_authenticated  # the same member confirming with the card
         rotate_session()
         login_user(done.user)
         mark_verified(done)
-        current_app.logger.info("login ok user=%s method=jpki", done.user.id)
+        log_event(
+            "auth.step_up" if step_up else "auth.login",
+            "success",
+            "login ok user=%s method=jpki",
+            done.user.id,
+            obj=f"user:{done.user.id}",
+            method="jpki",
+        )
         flash(_("Your My Number Card has been confirmed."), "success")
         return redirect(target)
     if current_user.is_authenticated:
@@ -171,7 +180,13 @@ def _after_verification(done: Completion) -> Response:
     if target.startswith("/monitors/"):
         # Survey monitors need no SNS account: their own pages map the certificate.
         return redirect(target)
-    current_app.logger.info("login refused method=jpki reason=not_bound")
+    log_event(
+        "auth.login",
+        "failure",
+        "login refused method=jpki reason=not_bound",
+        method="jpki",
+        reason="not_bound",
+    )
     return redirect(url_for("auth.jpki_unbound"))
 
 
@@ -270,7 +285,14 @@ def jpki_response() -> Any:
     result = answer_challenge(challenge_id, certificate, signature)
     db.session.commit()
     if not result.ok:
-        current_app.logger.info("jpki refused reason=%s", result.reason)
+        log_event(
+            "auth.jpki_answer",
+            "denied",
+            "jpki refused reason=%s",
+            result.reason,
+            method="jpki",
+            reason=str(result.reason or "malformed"),
+        )
         reason = result.reason or "malformed"
         return jsonify(ok=False, reason=reason, message=reason_message(reason)), 403
     return jsonify(ok=True)

@@ -31,6 +31,7 @@ from app.auth.jpki.verify import VerificationResult
 from app.auth.models import CertificateBinding, JpkiChallenge, User
 from app.db import utcnow
 from app.extensions import db
+from app.logging_setup import log_event
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -164,10 +165,15 @@ def answer_challenge(challenge_id: str, certificate: bytes, signature: bytes) ->
     )
     if int(updated.rowcount or 0) != 1:  # type: ignore[attr-defined]
         return result.refused(Reason.CHALLENGE_USED)  # a concurrent answer won the race
-    current_app.logger.info(
+    log_event(
+        "auth.jpki_answer",
+        "success",
         "jpki verified challenge=%s revocation_unknown=%s",
         challenge_id[:8],
         result.revocation_unknown,
+        obj=f"jpki_challenge:{challenge_id[:8]}",
+        method="jpki",
+        revocation_unknown=bool(result.revocation_unknown),
     )
     return result
 

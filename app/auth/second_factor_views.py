@@ -25,6 +25,7 @@ from app.auth.second_factor import (
 )
 from app.extensions import db, limiter
 from app.i18n import _
+from app.logging_setup import log_event
 from app.sessions import rotate_session
 from app.urls import safe_next
 
@@ -55,16 +56,30 @@ def _next(form: TotpCodeForm) -> str:
 def _passed_now(method: str, target: str) -> Response:
     mark_passed(current_user, method)
     rotate_session()  # a new session id with the new privilege (A16)
-    current_app.logger.info("second factor ok user=%s method=%s", current_user.id, method)
+    log_event(
+        "auth.second_factor",
+        "success",
+        "second factor ok user=%s method=%s",
+        current_user.id,
+        method,
+        obj=f"user:{current_user.id}",
+        method=method,
+    )
     return redirect(target)
 
 
 def _refused(form: TotpCodeForm, err: SecondFactorError, step: str) -> None:
-    current_app.logger.info(
+    log_event(
+        "auth.second_factor",
+        "failure",
         "second factor failed user=%s method=totp step=%s reason=%s",
         current_user.id,
         step,
         err.reason,
+        obj=f"user:{current_user.id}",
+        method="totp",
+        step=step,
+        reason=str(err.reason),
     )
     form.code.errors.append(err.message)
 
@@ -133,7 +148,14 @@ def second_factor_enrol() -> Any:
             status = 401
         else:
             db.session.commit()
-            current_app.logger.info("second factor enrolled user=%s method=totp", current_user.id)
+            log_event(
+                "auth.second_factor_enrol",
+                "success",
+                "second factor enrolled user=%s method=totp",
+                current_user.id,
+                obj=f"user:{current_user.id}",
+                method="totp",
+            )
             flash(_("Your authenticator app is set up."), "success")
             return _passed_now("totp", target)
     elif request.method == "POST":

@@ -56,6 +56,7 @@ from app.auth.services import (
 from app.extensions import db, limiter
 from app.forms import EmptyForm
 from app.i18n import _, select_locale
+from app.logging_setup import log_event
 from app.sessions import WebSession, current_sid_hash, end_user_sessions, rotate_session
 from app.urls import safe_next
 
@@ -94,7 +95,14 @@ def start_session(user: User, *, remember: bool) -> None:
     rotate_session(remember=remember)
     login_user(user)
     session["auth_at"] = user.last_login_at.isoformat() if user.last_login_at else ""
-    current_app.logger.info("login ok user=%s method=password", user.id)
+    log_event(
+        "auth.login",
+        "success",
+        "login ok user=%s method=password",
+        user.id,
+        obj=f"user:{user.id}",
+        method="password",
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -110,7 +118,7 @@ def login() -> Any:
         try:
             user = authenticate(form.email.data or "", form.password.data or "")
         except AuthError as err:
-            current_app.logger.info("login failed method=password")
+            log_event("auth.login", "failure", "login failed method=password", method="password")
             g.form_error = err.message
         else:
             db.session.commit()
@@ -129,7 +137,13 @@ def logout() -> Response:
     if not form.validate_on_submit():
         abort(400)
     if current_user.is_authenticated:
-        current_app.logger.info("logout user=%s", current_user.id)
+        log_event(
+            "auth.logout",
+            "success",
+            "logout user=%s",
+            current_user.id,
+            obj=f"user:{current_user.id}",
+        )
     logout_user()
     session.clear()
     rotate_session(remember=False)  # the old id's row is deleted; a new one carries the notice
@@ -267,7 +281,14 @@ def reset_password_view(token: str) -> Any:
         except AuthError as err:
             return _link_problem(err)
         db.session.commit()
-        current_app.logger.info("password reset user=%s method=mail_link", user.id)
+        log_event(
+            "auth.password_reset",
+            "success",
+            "password reset user=%s method=mail_link",
+            user.id,
+            obj=f"user:{user.id}",
+            method="mail_link",
+        )
         logout_user()
         session.clear()
         flash(_("Your password has been changed. Please log in."), "success")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from app.extensions import db
 from app.i18n import _l
+from app.logging_setup import actor_of, log_event_after_commit, object_ref
 from app.moderation.models import ModerationAction
 
 
@@ -103,6 +104,18 @@ def record_action(
         reason=(reason or "").strip()[:REASON_MAX],
     )
     db.session.add(entry)
+    target = object_ref(target_kind, target_id) if target_kind and target_id is not None else ""
+    log_event_after_commit(
+        db.session(),
+        f"moderation.{action}",
+        "success",
+        "moderation %s target=%s",
+        str(action),
+        target or "-",
+        obj=target,
+        actor=actor_of(actor) if actor is not None else "system",
+        member=f"user:{member_id}" if member_id is not None else None,
+    )
     return entry
 
 

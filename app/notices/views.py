@@ -27,6 +27,7 @@ from app.auth.second_factor import require_second_factor
 from app.extensions import db
 from app.forms import EmptyForm
 from app.i18n import _
+from app.logging_setup import log_event
 from app.notices import bp, services
 from app.notices.forms import AnnouncementForm, SitePageForm
 from app.notices.models import Announcement, PageKind
@@ -266,7 +267,13 @@ def terms_accept() -> Any:
 def terms_decline() -> Response:
     if not EmptyForm().validate_on_submit():
         abort(400)
-    current_app.logger.info("terms declined user=%s", current_user.id)
+    log_event(
+        "auth.terms_decline",
+        "success",
+        "terms declined user=%s",
+        current_user.id,
+        obj=f"user:{current_user.id}",
+    )
     logout_user()
     session.clear()
     rotate_session(remember=False)

@@ -19,6 +19,7 @@ from sqlalchemy import select, text
 
 from app.db import utcnow
 from app.extensions import db
+from app.logging_setup import log_event_after_commit
 from app.privacy import crypto
 from app.privacy.keys import current_keys
 from app.privacy.models import AuditEntry
@@ -103,6 +104,22 @@ def record(
     entry.mac = crypto.audit_mac(key, prev, _canonical(entry))
     db.session.add(entry)
     db.session.flush()  # the next entry in this transaction must see this one
+    # The application log gets a line pointing at the entry once it is committed (A43): codes
+    # and counts only; a monitor's pseudonym stays in the chain.
+    log_event_after_commit(
+        db.session(),
+        f"privacy.{entry.action}",
+        "success",
+        "privacy audit entry seq=%s action=%s",
+        seq,
+        entry.action,
+        obj=f"audit_entry:{seq}",
+        actor="monitor" if entry.actor.startswith("monitor:") else entry.actor,
+        purpose=entry.purpose or None,
+        project=entry.project or None,
+        subjects=len(json.loads(entry.subjects_json)),
+        recipient=entry.recipient or None,
+    )
     return entry
 
 

@@ -10,16 +10,17 @@ sealed bytes are then erased) or rejected with a reason, logged and audited, not
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from app.db import utcnow
 from app.extensions import db
+from app.logging_setup import log_event
 from app.privacy import audit, crypto
 from app.privacy.keys import current_keys
 from app.privacy.models import InboxEnvelope
@@ -108,8 +109,18 @@ def _reject(row_id: int, code: str) -> None:
         reason=f"envelope refused: {code}",
         detail={"envelope": row.envelope_id[:12], "kind": row.kind, "error": code},
     )
-    current_app.logger.warning(
-        "privacy intake rejected envelope=%s kind=%s error=%s", row.envelope_id[:12], row.kind, code
+    log_event(
+        "privacy.intake",
+        "failure",
+        "privacy intake rejected envelope=%s kind=%s error=%s",
+        row.envelope_id[:12],
+        row.kind,
+        code,
+        obj=f"envelope:{row.envelope_id[:12]}",
+        actor="system:intake",
+        level=logging.WARNING,
+        kind=row.kind,
+        error=code,
     )
 
 
@@ -163,7 +174,16 @@ def run_intake(limit: int = 100, only: list[int] | None = None) -> IntakeReport:
         try:
             code = _process(row)
         except Exception:
-            current_app.logger.exception("privacy intake failed envelope id=%s", row_id)
+            log_event(
+                "privacy.intake",
+                "error",
+                "privacy intake failed envelope id=%s",
+                row_id,
+                obj=f"inbox_envelope:{row_id}",
+                actor="system:intake",
+                level=logging.ERROR,
+                exc_info=True,
+            )
             code = "internal_error"
         if code is None:
             db.session.commit()
