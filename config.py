@@ -109,6 +109,13 @@ class Config:
     JPKI_PROXY_CERT_HEADER = "X-SSL-Client-Cert"
     JPKI_LIMIT = "30 per minute; 300 per hour"  # challenges and card answers per address
 
+    # Retention: `flask retention prune`, daily from cron (docs/data-classification.md).
+    RETENTION_CHALLENGE_HOURS = 24  # JPKI challenges, after they expired or were used
+    RETENTION_INVITATION_DAYS = 30  # invitations, after they were accepted, revoked or expired
+    RETENTION_OUTBOX_DAYS = 30  # sent mail (rows and .eml files), after sending
+    RETENTION_NOTIFICATION_DAYS = 90  # read notifications, after they were created
+    RETENTION_BATCH_SIZE = 500  # rows deleted per transaction
+
     # Municipality.
     MUNICIPALITY_NAME = "みどり市"
     MUNICIPALITY_NAME_EN = "Midori City"

@@ -114,6 +114,9 @@ def register_cli(app: Flask) -> None:
     from app.backup import register as register_backup
 
     register_backup(app)
+    from app.retention import retention_cli
+
+    app.cli.add_command(retention_cli)
     try:
         from app.auth.jpki.cli import jpki_cli
     except ImportError:  # the JPKI package ships with the card issue

@@ -838,7 +838,9 @@ def deleted_diaries(user: User) -> list[Diary]:
 
 
 def purge_deleted(now: dt.datetime | None = None) -> dict[str, int]:
-    """Remove diaries deleted more than 30 days ago, old footprints and old read notifications."""
+    """Remove diaries deleted more than 30 days ago (with their image files) and old footprints.
+
+    Old read notifications are deleted by `flask retention prune` (`app.retention`)."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=RESTORE_DAYS)
     tokens = db.session.execute(
