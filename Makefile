@@ -34,9 +34,13 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 
 venv: $(VENV)/.installed
 
+# The folder list comes from the app package; if importing it fails, stop here instead of
+# compiling nothing and leaving every page in English.
 translations: venv
-	@for dir in $$($(BIN)/python -c 'from app import translation_directories as t; print(" ".join(t()))'); do \
-	  $(BIN)/pybabel compile -d $$dir >/dev/null; \
+	@dirs=$$($(BIN)/python -c 'from app import translation_directories as t; print(" ".join(t()))') \
+	  && [ -n "$$dirs" ] || { echo "error: could not list the translation folders" >&2; exit 1; }; \
+	for dir in $$dirs; do \
+	  $(BIN)/pybabel compile -d $$dir >/dev/null || exit 1; \
 	done
 
 extract-messages: venv
