@@ -32,6 +32,10 @@ class Config:
     # Databases: main store and the personal-data vault (a second bind).
     DATABASE_URL: str | None = None  # default: sqlite under INSTANCE_DIR
     PII_DATABASE_URL: str | None = None
+    # The schema owner's URLs for `flask db upgrade` and table rewrites; unset: the URLs above.
+    # In production DATABASE_URL is the runtime role, without DDL rights (A75, docs/operations.md).
+    MIGRATION_DATABASE_URL: str | None = None
+    PII_MIGRATION_DATABASE_URL: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict[str, Any]] = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = 10_000
     SQLITE_IMMEDIATE_OUTSIDE_REQUEST = True  # CLI commands and jobs write: take the lock at once

@@ -111,6 +111,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sessions_cli)
     app.cli.add_command(admin_cli)
     app.cli.add_command(sample_cli)
+    from app.db_roles import db_roles_cli
+
+    app.cli.add_command(db_roles_cli)
     from app.backup import register as register_backup
 
     register_backup(app)

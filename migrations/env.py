@@ -18,7 +18,11 @@ logger = logging.getLogger("alembic.env")
 
 
 def get_engine(bind_key=None):
-    return current_app.extensions["migrate"].db.engines.get(bind_key)
+    """The migration role's engine when MIGRATION_DATABASE_URL (PII_MIGRATION_DATABASE_URL for
+    the vault) is set, else the app's own: the runtime role cannot change the schema (A75)."""
+    from app.db_roles import maintenance_engine
+
+    return maintenance_engine(bind_key)
 
 
 def get_engine_url(bind_key=None):

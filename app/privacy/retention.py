@@ -113,7 +113,11 @@ def compact(bind: str | None, tables: tuple[str, ...]) -> None:
         finally:
             raw.close()
     elif engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        from app.db_roles import maintenance_engine
+
+        # Only a table's owner may VACUUM it; the runtime role would skip it with a warning.
+        owner = maintenance_engine(bind)
+        with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in tables:
                 conn.execute(text(f'VACUUM FULL "{table}"'))  # names from the constant above
 

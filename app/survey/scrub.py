@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sqlalchemy import text, update
 
+from app.db_roles import maintenance_engine
 from app.extensions import db
 from app.survey.surveys_models import Participation, Response, Survey
 
@@ -36,7 +37,9 @@ def scrub(survey: Survey) -> dict[str, int]:
         "responses": int(rows.rowcount),  # type: ignore[attr-defined]
     }
     db.session.commit()
-    engine = db.engine  # the main database (responses and participation live there)
+    # The main database (responses and participation live there), as the tables' owner: the
+    # runtime role may not CLUSTER or VACUUM (A75).
+    engine = maintenance_engine(None)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("CLUSTER survey_responses USING pk_survey_responses"))
