@@ -109,7 +109,8 @@ def _finish_config(app: Flask) -> None:
             raise ConfigError(
                 "RATELIMIT_STORAGE_URI is memory: set redis://… so limits hold across workers"
             )
-        for key in ("DATABASE_URL", "PII_DATABASE_URL"):
+        # The migration role's URLs too: set in the same environment file as the runtime ones.
+        for key in DATABASE_URL_KEYS:
             if _default_db_password(cfg.get(key)):
                 raise ConfigError(f"{key} uses a default password: set a random one (A75)")
             if _unprotected_db_transport(cfg.get(key)):
@@ -383,6 +384,12 @@ def _register_mail_hook(app: Flask) -> None:
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
+DATABASE_URL_KEYS = (
+    "DATABASE_URL",
+    "PII_DATABASE_URL",
+    "MIGRATION_DATABASE_URL",
+    "PII_MIGRATION_DATABASE_URL",
+)
 DEFAULT_DB_PASSWORDS = frozenset(
     {"postgres", "password", "passw0rd", "sankaku", "changeme", "secret", "admin", "root", "test"}
 )

@@ -249,3 +249,29 @@ def test_migration_urls_come_from_the_environment(app: Flask) -> None:
     assert (owner.url.drivername, owner.url.username) == ("postgresql+psycopg", "owner")
     assert maintenance_engine(None) is owner
     dispose_maintenance_engines()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://owner:postgres@/sankaku", "uses a default password"),
+        ("postgresql://owner@db.example/sankaku", "without sslmode=verify-full"),
+    ],
+)
+def test_production_checks_the_migration_urls_like_the_runtime_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, url: str, message: str
+) -> None:
+    from app import ConfigError
+
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    overrides = {
+        "SECRET_KEY": "k" * 48,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "APP_ROLE": "public",  # no vault keys needed; every URL is checked all the same
+        "DATABASE_URL": "postgresql://app@/sankaku",
+        "PII_DATABASE_URL": "postgresql://app@/sankaku_pii",
+    }
+    assert create_app("production", overrides=overrides).config["ENV_NAME"] == "production"
+    for key in ("MIGRATION_DATABASE_URL", "PII_MIGRATION_DATABASE_URL"):
+        with pytest.raises(ConfigError, match=f"^{key} .*{message}"):
+            create_app("production", overrides={**overrides, key: url})
