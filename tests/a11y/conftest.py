@@ -66,7 +66,7 @@ def _seed(site: Site) -> None:
     monitors; the demo survey (every question type, 500 synthetic answers, results published)
     and copies of its questions for the English walk, the keyboard journey and the reflow
     checks."""
-    from app.auth.models import RoleCode
+    from app.auth.models import RoleCode, TotpCredential
     from app.survey import authoring, services
     from app.survey.surveys_sample import _question_data, build_survey_demo, demo_questions
 
@@ -77,6 +77,13 @@ def _seed(site: Site) -> None:
     moderator = make.user(handle="npo_mod", display_name="佐藤 美咲", role=RoleCode.MODERATOR)
     staff = make.user(handle="city_staff", display_name="田中 健一", role=RoleCode.STAFF)
     admin = make.user(handle="site_admin", display_name="管理者", role=RoleCode.ADMIN)
+    # A08's pages: an enrolled staff member between password and code, a new admin enrolling.
+    code_step = make.user(handle="staff_code", display_name="山田 一郎", role=RoleCode.STAFF)
+    enrolling = make.user(handle="new_admin", display_name="新任 管理者", role=RoleCode.ADMIN)
+    db.session.execute(
+        TotpCredential.__table__.delete().where(TotpCredential.user_id == enrolling.id)
+    )
+    db.session.commit()
     for role, account in (
         ("member", member),
         ("friend", friend),
@@ -84,6 +91,8 @@ def _seed(site: Site) -> None:
         ("moderator", moderator),
         ("staff", staff),
         ("admin", admin),
+        ("second_factor_code", code_step),
+        ("second_factor_enrol", enrolling),
     ):
         site.users[role] = account.email
 
@@ -254,12 +263,17 @@ def site(
             engine.dispose()
 
 
-def log_in(page: Page, site: Site, email: str) -> None:
+def log_in(page: Page, site: Site, email: str, *, second_factor: bool = True) -> None:
+    """Log in through the form; admins, moderators and staff then type their code (A08),
+    unless `second_factor` is False (the pages of that step are checked themselves)."""
     page.goto(site.url + "/auth/login")
     page.locator("input[name=email]").fill(email)
     page.locator("input[name=password]").fill(Factories.PASSWORD)
     page.locator("form[action$='/auth/login'] button[type=submit]").click()
-    browser_second_factor(page, email, site.app)  # admins, moderators, staff (A08)
+    if not second_factor:
+        page.wait_for_url("**/auth/second-factor**")
+        return
+    browser_second_factor(page, email, site.app)
     page.wait_for_url(site.url + "/")
 
 
@@ -302,6 +316,8 @@ def role_page(browser: Browser, site: Site) -> Iterator[Callable[[str], Page]]:
                 page.locator("input[name=consent]").check()
                 page.locator("form[action$='/start'] button").click()
                 page.wait_for_url("**/page/1")
+            elif role.startswith("second_factor_"):
+                log_in(page, site, site.users[role], second_factor=False)
             elif role != "guest":
                 log_in(page, site, site.users[role])
             pages[role] = page

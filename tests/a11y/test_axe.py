@@ -94,6 +94,8 @@ PAGES: list[tuple[str, str]] = [
     ("admin", "/admin/profile-fields"),
     ("admin", "/admin/pages"),
     ("admin", "/admin/pages/privacy/edit"),
+    ("second_factor_code", "/auth/second-factor"),
+    ("second_factor_enrol", "/auth/second-factor/enrol"),
     ("monitor", "/monitors/me"),
     ("monitor", "/monitors/me/correct"),
     ("monitor", "/monitors/me/leave"),

@@ -58,6 +58,8 @@ PAGES: list[tuple[str, str]] = [
     ("moderator", "/moderation/reports/{report}"),
     ("staff", "/staff/surveys/{survey}"),
     ("staff", "/staff/surveys/{survey}/results"),
+    ("second_factor_code", "/auth/second-factor"),
+    ("second_factor_enrol", "/auth/second-factor/enrol"),
     ("monitor", "/monitors/me"),
     ("monitor", "/monitors/surveys/{survey_reflow}/page/1"),
     ("monitor", "/monitors/surveys/{survey_reflow}/page/2"),
