@@ -1,4 +1,4 @@
-"""Search documents of communities, topics and events.
+"""Search documents of communities, topics, replies in topics and events.
 
 Audience terms follow `app.search.audience`: content of an open or approval community is for
 `members`; content of a secret community carries the term `community:<id>`, which only that
@@ -14,7 +14,14 @@ from flask import url_for
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from app.community.models import Community, CommunityKind, CommunityMember, Event, Topic
+from app.community.models import (
+    Community,
+    CommunityKind,
+    CommunityMember,
+    Event,
+    Topic,
+    TopicPost,
+)
 from app.i18n import _l
 from app.permissions import visible_to
 from app.search.analyzer import ParsedQuery, highlight
@@ -88,6 +95,14 @@ class CommunitySearchKind(Kind):
                         ("event", int(i))
                         for i in session.execute(
                             select(Event.id).where(Event.community_id == obj.id)
+                        ).scalars()
+                    ]
+                    refs += [
+                        ("topic_post", int(i))
+                        for i in session.execute(
+                            select(TopicPost.id)
+                            .join(Topic, Topic.id == TopicPost.topic_id)
+                            .where(Topic.community_id == obj.id)
                         ).scalars()
                     ]
         return refs
@@ -176,6 +191,84 @@ class TopicSearchKind(_ChildKind):
     endpoint = "community.topic"
     arg = "topic_id"
 
+    def refs_for_change(self, obj: Any) -> list[Ref]:
+        refs: list[Ref] = [(self.name, int(obj.id))]
+        state: Any = inspect(obj)
+        if not state.pending and any(
+            state.attrs[a].history.has_changes() for a in ("hidden_at", "deleted_at")
+        ):
+            # Its replies carry the topic's gate: hidden or deleted with it.
+            session = state.session
+            if session is not None:
+                with session.no_autoflush:
+                    refs += [
+                        ("topic_post", int(i))
+                        for i in session.execute(
+                            select(TopicPost.id).where(TopicPost.topic_id == obj.id)
+                        ).scalars()
+                    ]
+        return refs
+
+
+class TopicPostSearchKind(Kind):
+    """A reply: its own gate, its topic's and its community's. The topic's title is shown
+    with the hit but not searched (it is the topic's document)."""
+
+    name = "topic_post"
+    label = _l("Reply in a topic")
+    model = TopicPost
+
+    def documents(self, session: Session, ids: list[int]) -> dict[int, list[SearchDoc]]:
+        rows = session.execute(
+            select(TopicPost, Topic, Community)
+            .join(Topic, Topic.id == TopicPost.topic_id)
+            .join(Community, Community.id == Topic.community_id)
+            .where(
+                TopicPost.id.in_(ids), TopicPost.deleted_at.is_(None), Topic.deleted_at.is_(None)
+            )
+        ).all()
+        return {
+            post.id: [
+                SearchDoc(
+                    key=f"{self.name}:{post.id}",
+                    kind=self.name,
+                    object_id=post.id,
+                    group=f"{self.name}:{post.id}",
+                    title="",
+                    body=post.body,
+                    author_id=post.author_id,
+                    created_at=post.created_at,
+                    gates=(
+                        Gate(post.author_id, MEMBERS, post.hidden_at is not None),
+                        Gate(topic.author_id, MEMBERS, topic.hidden_at is not None),
+                        community_gate(community),
+                    ),
+                    community_id=community.id,
+                )
+            ]
+            for post, topic, community in rows
+        }
+
+    def hit(self, obj: TopicPost, viewer: Any, query: ParsedQuery) -> Hit:
+        return Hit(
+            kind=self.name,
+            kind_label=str(self.label),
+            title=obj.topic.title,
+            url=url_for(
+                "community.topic", topic_id=obj.topic_id, post=obj.id, _anchor=f"post-{obj.id}"
+            ),
+            snippet=highlight(obj.body, query),
+            created_at=obj.created_at,
+            author=obj.author,
+            object_id=obj.id,
+        )
+
+    def fallback(self, session: Session, viewer: Any, like: Any, parts: list[str]) -> Any:
+        stmt = select(TopicPost.id, TopicPost.created_at, TopicPost.author_id).where(
+            *[like_any([TopicPost.body], variants(p)) for p in parts]
+        )
+        return visible_to(stmt, viewer, TopicPost)
+
 
 class EventSearchKind(_ChildKind):
     name = "event"
@@ -194,5 +287,6 @@ def register_search_kinds() -> None:
 
     register_kind(CommunitySearchKind())
     register_kind(TopicSearchKind())
+    register_kind(TopicPostSearchKind())
     register_kind(EventSearchKind())
     register_scope_terms(scope_terms)

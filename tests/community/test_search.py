@@ -60,3 +60,50 @@ def test_secret_content_is_found_by_members_only(
     )
     db.session.commit()
     assert ("topic", secret_topic.id) in _find(app, other_user, "定石")
+
+
+def _hits(app: Any, viewer: Any, q: str) -> tuple[int, dict[tuple[str, int], str]]:
+    from app.search.service import search
+
+    with app.test_request_context():
+        results = search(viewer, q)
+        assert not results.degraded, results.degraded
+        return results.total, {(hit.kind, hit.object_id): hit.url for hit in results.hits}
+
+
+def test_replies_are_found_where_their_topic_is_visible(
+    app: Any, make: Any, user: Any, other_user: Any, community: Any, topic: Any
+) -> None:
+    member = make.user()
+    open_com = community(user, members=(other_user,), name="町内の将棋会")
+    secret = community(user, kind="secret", members=(member,), name="内緒の将棋会")
+    open_topic = topic(open_com, user, title="次の対局", body="日程の相談")
+    secret_topic = topic(secret, member, title="秘密の対局", body="日程")
+    open_reply = services.add_post(open_topic, other_user, "穴熊囲いで行きます")
+    secret_reply = services.add_post(secret_topic, member, "穴熊囲いは禁止です")
+    db.session.commit()
+    # The reply links to its own place: the topic page that holds it, at its anchor.
+    total, found = _hits(app, other_user, "穴熊")
+    assert found == {
+        ("topic_post", open_reply.id): (
+            f"/topics/{open_topic.id}?post={open_reply.id}#post-{open_reply.id}"
+        )
+    }
+    assert total == 1
+    for fallback in (False, True):
+        assert ("topic_post", secret_reply.id) in _find(app, member, "穴熊", fallback)
+        assert ("topic_post", secret_reply.id) not in _find(app, other_user, "穴熊", fallback)
+    assert _hits(app, None, "穴熊") == (0, {})  # guests see no community content
+    # A hidden topic takes its replies out of the results and the count; a deleted reply goes.
+    moderator = make.user(role=RoleCode.MODERATOR)
+    from app.moderation.content import content_kind
+    from app.moderation.services import hide_content
+
+    hide_content(moderator, content_kind("topic"), open_topic, "確認中")
+    db.session.commit()
+    assert _hits(app, other_user, "穴熊") == (0, {})
+    member_total, member_found = _hits(app, member, "穴熊")
+    assert set(member_found) == {("topic_post", secret_reply.id)} and member_total == 1
+    services.delete_post(secret_reply, member)
+    db.session.commit()
+    assert _hits(app, member, "穴熊") == (0, {})
