@@ -25,9 +25,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, distinct_on
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY, TSVECTOR, distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,14 +64,24 @@ def _row(doc: SearchDoc) -> dict[str, Any]:
         "owners": [g.owner for g in doc.gates],
         "hidden_owners": [g.owner for g in doc.gates if g.hidden],
         "gates": encode_gates(doc.gates),
-        "title_terms": _unique(document_terms(doc.title)),
+        "title_tsv": _positioned(_unique(document_terms(doc.title))),
         "body_terms": _unique(document_terms(doc.body)),
     }
 
 
+def _positioned(terms: Sequence[str]) -> str:
+    """The text form of a tsvector whose terms have positions 1, 2, …: PostgreSQL keeps a
+    weight only on positions, so the title's terms need them for `ts_rank` to favour title
+    matches (`array_to_tsvector` makes terms without positions)."""
+    return " ".join(
+        "'" + t.replace("\\", "\\\\").replace("'", "''") + f"':{min(i, 16383)}"
+        for i, t in enumerate(terms, 1)
+    )
+
+
 def _tokens_expr() -> Any:
     title = func.setweight(
-        func.array_to_tsvector(bindparam("title_terms", type_=ARRAY(Text))), literal_column("'A'")
+        cast(bindparam("title_tsv", type_=Text), TSVECTOR), literal_column("'A'")
     )
     body = func.array_to_tsvector(bindparam("body_terms", type_=ARRAY(Text)))
     return title.op("||")(body)
@@ -93,7 +104,8 @@ def _audience_allowed(allowed: list[str]) -> Any:
     """SQL: every audience term of the row is allowed. Written as `term = ANY(array)` per gate
     rather than `audience <@ array`: PostgreSQL hashes a constant ANY array, while `<@`
     compares each term with each of the viewer's (often thousands of) allowed terms."""
-    arr = cast(allowed, ARRAY(Text))
+    # One named parameter, sent once however often the expression refers to it.
+    arr = bindparam("allowed", allowed, type_=ARRAY(Text))
     audience = type_coerce(T.c.audience, ARRAY(Text))
     size = func.cardinality(audience)
     return or_(
@@ -223,33 +235,50 @@ class PostgresBackend:
     ) -> SearchPage:
         conds = self._conditions(parsed, scope, filters)
         tsq = cast(bindparam("tsq", tsquery_text(parsed.terms)), TSQUERY)
-        rank = func.ts_rank(T.c.tokens, tsq).label("rank")
+        ranked = sort != "date"
+        rank = func.ts_rank(T.c.tokens, tsq) if ranked else literal_column("0.0")
+        # One statement: the matching rows are found once (the tsquery, the audience filter),
+        # then counted and paged from the materialised set.
+        matched = (
+            select(T.c.grp, T.c.key, T.c.kind, T.c.object_id, T.c.created_at, rank.label("rank"))
+            .where(and_(*conds))
+            .cte("matched")
+            .prefix_with("MATERIALIZED")
+        )
         # One row per group (a member's profile documents count once), best-ranked first.
         per_group = (
-            select(T.c.kind, T.c.object_id, T.c.created_at, rank, T.c.grp)
-            .where(and_(*conds))
-            .ext(distinct_on(T.c.grp))
-            .order_by(T.c.grp, rank.desc(), T.c.key)
+            select(matched.c.kind, matched.c.object_id, matched.c.created_at, matched.c.rank)
+            .ext(distinct_on(matched.c.grp))
+            .order_by(matched.c.grp, matched.c.rank.desc(), matched.c.key)
             .subquery()
         )
-        if sort == "date":
-            order = [per_group.c.created_at.desc(), per_group.c.object_id.desc()]
-        else:
+        if ranked:
             order = [per_group.c.rank.desc(), per_group.c.created_at.desc()]
+        else:
+            order = [per_group.c.created_at.desc(), per_group.c.object_id.desc()]
+        page = (
+            select(per_group.c.kind, per_group.c.object_id, *[c.element for c in order])
+            .order_by(*order)
+            .offset(offset)
+            .limit(limit)
+            .subquery()
+        )
+        total = select(func.count(func.distinct(matched.c.grp)).label("total")).subquery()
+        page_order = [page.c.rank.desc()] if ranked else []
+        page_order += [page.c.created_at.desc(), page.c.object_id.desc()]
+        stmt = (
+            select(total.c.total, page.c.kind, page.c.object_id)
+            .select_from(total.outerjoin(page, true()))
+            .order_by(*page_order)
+        )
         try:
             with self._engine().connect() as conn:
-                total = conn.execute(
-                    select(func.count(func.distinct(T.c.grp))).where(and_(*conds))
-                ).scalar_one()
-                rows = conn.execute(
-                    select(per_group.c.kind, per_group.c.object_id)
-                    .order_by(*order)
-                    .offset(offset)
-                    .limit(limit)
-                ).all()
+                rows = conn.execute(stmt).all()
         except SQLAlchemyError as exc:
             raise IndexUnavailable("unavailable") from exc
-        return SearchPage(total=int(total), refs=[(r.kind, int(r.object_id)) for r in rows])
+        count = int(rows[0].total) if rows else 0
+        refs = [(r.kind, int(r.object_id)) for r in rows if r.kind is not None]
+        return SearchPage(total=count, refs=refs)
 
     def stored_signatures(self) -> dict[str, str]:
         try:

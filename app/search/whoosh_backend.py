@@ -9,15 +9,17 @@ Layout of SEARCH_DIR:
     pending/*.json                             updates waiting for the lock (drained by the
                                                next writer; the index is stale meanwhile)
 
-Visibility is applied while collecting matches: each document's group and gates live in a
-column that is read once per (immutable) segment and cached, so the check per match is a few
-set lookups and invisible documents are never fetched or counted.
+Matching is set algebra over each segment's postings (see `search`). Visibility is applied to
+the matches: each document's group and gates live in a column that is read once per
+(immutable) segment and cached, so the check per match is a few set lookups and invisible
+documents are never fetched or counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import heapq
 import json
 import logging
 import os
@@ -31,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from whoosh import collectors, index, query, scoring
+from whoosh import formats, index, query, scoring
 from whoosh.codec import base as _codec_base
 from whoosh.codec import whoosh3 as _whoosh3
 from whoosh.fields import ID, KEYWORD, NUMERIC, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
+from whoosh.matching.wrappers import FilterMatcher
+from whoosh.reading import TermNotFound
 
 from app.search.analyzer import ParsedQuery, document_terms, is_prefix_term
 from app.search.audience import Scope, decode_gates, encode_gates
@@ -74,6 +78,23 @@ CURRENT = "current"
 PENDING = "pending"
 
 
+class TermSet(formats.Existence):
+    """Whoosh's term-only format, taking the analyzer's terms as a list: the field's own
+    tokenizer would turn each term into a Token object and back (most of the indexing time)."""
+
+    def word_values(self, value: Any, analyzer: Any, **kwargs: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            boost = self.field_boost
+            return ((word, 1, boost, b"") for word in set(value))
+        return super().word_values(value, analyzer, **kwargs)
+
+
+def _terms_field() -> Any:
+    field = KEYWORD()
+    field.format = TermSet()
+    return field
+
+
 def schema() -> Schema:
     return Schema(
         key=ID(stored=True, unique=True),
@@ -86,10 +107,12 @@ def schema() -> Schema:
         community=ID,
         created=NUMERIC(int, bits=64, sortable=True),
         # Terms without frequencies or field lengths: indexing costs half as much, and the
-        # ranking (TF-IDF: rarer terms count more, title matches twice) needs neither.
-        title=KEYWORD,
-        body=KEYWORD,
-        vis=ID(sortable=True),  # "group\tgates", read per segment by the collector
+        # ranking (TF-IDF: rarer terms count more, title matches count more) needs neither.
+        # `text` holds every term of title and body: a query needs one matcher per term.
+        # `title` is read only to rank title matches higher, for the hits `text` found.
+        text=_terms_field(),
+        title=_terms_field(),
+        vis=ID(sortable=True),  # "group\tgates", read once per segment by the search
     )
 
 
@@ -112,8 +135,8 @@ def whoosh_fields(doc: SearchDoc) -> dict[str, Any]:
         "author": str(doc.author_id),
         "community": str(doc.community_id or ""),
         "created": _epoch(doc.created_at),
-        "title": " ".join(document_terms(doc.title)),
-        "body": " ".join(document_terms(doc.body)),
+        "text": list(set(document_terms(doc.title)).union(document_terms(doc.body))),
+        "title": list(set(document_terms(doc.title))),
         "vis": f"{doc.group}\t{encode_gates(doc.gates)}",
     }
 
@@ -152,42 +175,61 @@ def _segment_vis(reader: Any, where: str) -> list[tuple[str, tuple[tuple[int, st
     return values
 
 
-class VisibilityCollector(collectors.WrappingCollector):
-    """Collect only documents the scope admits, one per group; count exactly those."""
+_CREATED_CACHE: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
 
-    def __init__(self, child: Any, scope: Scope, where: str) -> None:
-        super().__init__(child)
-        self.scope = scope
-        self.where = where
-        self.total = 0
-        self.seen: set[str] = set()
-        self._vis: list[Any] = []
 
-    def set_subsearcher(self, subsearcher: Any, offset: int) -> None:
-        super().set_subsearcher(subsearcher, offset)
-        self._vis = _segment_vis(subsearcher.reader(), self.where)
+def _segment_created(reader: Any, where: str) -> list[int]:
+    """The `created` value of every document of one segment (for sorting by date), cached."""
+    key = (where, reader.segment().segment_id())
+    with _segment_lock:
+        found = _CREATED_CACHE.get(key)
+        if found is not None:
+            _CREATED_CACHE.move_to_end(key)
+            return found
+    values = [int(v) for v in reader.column_reader("created")]
+    with _segment_lock:
+        _CREATED_CACHE[key] = values
+        while len(_CREATED_CACHE) > _SEGMENT_CACHE_MAX:
+            _CREATED_CACHE.popitem(last=False)
+    return values
 
-    def collect_matches(self) -> None:
-        child = self.child
-        vis = self._vis
-        admits = self.scope.admits
-        seen = self.seen
-        verdicts: dict[Any, bool] = {}
-        for sub_docnum in child.matches():
-            group, gates = vis[sub_docnum]
-            if group in seen:
-                continue
-            ok = verdicts.get(gates)
-            if ok is None:
-                ok = verdicts[gates] = admits(gates)
-            if not ok:
-                continue
-            seen.add(group)
-            self.total += 1
-            child.collect(sub_docnum)
 
-    def count(self) -> int:
-        return self.total
+def _posting_ids(reader: Any, field: str, text: str) -> set[int]:
+    """The live document numbers of one term in one segment, read block by block.
+
+    Whoosh's own iteration steps a matcher once per posting in Python; reading each
+    block's id array whole and intersecting sets in C is many times faster.
+    """
+    try:
+        matcher = reader.postings(field, text)
+    except TermNotFound:
+        return set()
+    if isinstance(matcher, FilterMatcher):  # the segment has deletions: applied below
+        matcher = matcher.child
+    ids: set[int] = set()
+    if isinstance(matcher, _whoosh3.W3LeafMatcher):
+        while matcher.is_active():
+            if matcher._ids is None:
+                matcher._read_ids()
+            ids.update(matcher._ids)
+            matcher._next_block()
+    else:
+        ids.update(matcher.all_ids())
+    if reader.has_deletions():
+        ids.difference_update(reader.deleted_docs_set)
+    return ids
+
+
+def _term_ids(reader: Any, field: str, term: str) -> set[int]:
+    """Documents with `term` (a one-character CJK term: with a term starting with it)."""
+    if not is_prefix_term(term):
+        return _posting_ids(reader, field, term)
+    ids: set[int] = set()
+    for full in reader.expand_prefix(field, term):
+        ids |= _posting_ids(
+            reader, field, full.decode("utf-8") if isinstance(full, bytes) else full
+        )
+    return ids
 
 
 # --- the backend ------------------------------------------------------------------------------
@@ -232,11 +274,18 @@ class WhooshBackend:
             try:
                 # No mmap: a worker reading a mapped index file that another process truncates
                 # (a damaged or replaced index) would die of SIGBUS instead of degrading.
-                return FileStorage(str(path), supports_mmap=False).open_index()
+                ix = FileStorage(str(path), supports_mmap=False).open_index()
             # Log the text, not the exception: a kept log record would keep the traceback, and
             # with it Whoosh's open files, alive.
             except Exception as exc:
                 log.warning("search: the index cannot be opened: %s", repr(exc))
+            else:
+                if "text" in ix.schema:
+                    return ix
+                # Built before the combined `text` field: it would find nothing. Rebuild it.
+                log.warning("search: the index has an outdated schema; run `flask search rebuild`")
+                ix.close()
+                raise IndexUnavailable("outdated")
             _collect_broken_files()
         raise IndexUnavailable("corrupt")
 
@@ -289,27 +338,28 @@ class WhooshBackend:
         _local.searchers[where] = searcher
         return searcher
 
-    def _query(self, parsed: ParsedQuery, filters: Filters) -> Any:
-        parts: list[Any] = []
-        for term in parsed.terms:
-            kind = query.Prefix if is_prefix_term(term) else query.Term
-            parts.append(query.Or([kind("title", term, boost=2.0), kind("body", term)]))
+    @staticmethod
+    def _filter_ids(searcher: Any, reader: Any, filters: Filters) -> list[set[int]]:
+        """One set of document numbers per filter, for one segment."""
+        out: list[set[int]] = []
         if filters.kinds:
-            parts.append(query.Or([query.Term("kind", k) for k in filters.kinds]))
+            out.append(set().union(*(_posting_ids(reader, "kind", k) for k in filters.kinds)))
         if filters.author_id is not None:
-            parts.append(query.Term("author", str(filters.author_id)))
+            out.append(_posting_ids(reader, "author", str(filters.author_id)))
         if filters.community_id is not None:
-            parts.append(query.Term("community", str(filters.community_id)))
+            out.append(_posting_ids(reader, "community", str(filters.community_id)))
         if filters.since is not None or filters.until is not None:
-            parts.append(
-                query.NumericRange(
-                    "created",
-                    _epoch(filters.since) if filters.since else None,
-                    _epoch(filters.until) if filters.until else None,
-                    endexcl=True,
-                )
+            dates = query.NumericRange(
+                "created",
+                _epoch(filters.since) if filters.since else None,
+                _epoch(filters.until) if filters.until else None,
+                endexcl=True,
             )
-        return query.And(parts)
+            ids = set(dates.matcher(searcher).all_ids())
+            if reader.has_deletions():
+                ids.difference_update(reader.deleted_docs_set)
+            out.append(ids)
+        return out
 
     def search(
         self,
@@ -320,23 +370,74 @@ class WhooshBackend:
         offset: int,
         limit: int,
     ) -> SearchPage:
+        """Documents with every query term in `text` that pass the filters and the scope, one
+        per group, counted exactly; the page ranked by relevance or newest first.
+
+        Matching is set algebra over each segment's postings. The scope is checked only for
+        the documents that match, with one verdict per distinct set of gates. Relevance: each
+        query term found in the title adds twice its IDF (rarer terms weigh more; every hit
+        has all the terms in `text`), ties newest first.
+        """
         try:
             searcher = self.searcher()
-            q = self._query(parsed, filters)
-            top = offset + limit
-            child: Any
-            if sort == "date":
-                child = collectors.SortingCollector(_newest_first(), limit=top)
-            else:
-                child = collectors.TopCollector(limit=top, usequality=False)
-            collector = VisibilityCollector(child, scope, str(self.current.resolve()))
-            searcher.search_with_collector(q, collector)
-            results = collector.results()
+            where = str(self.current.resolve())
+            ranked = sort != "date"
+            weights: dict[str, float] = {}
+            if ranked:
+                for term in parsed.terms:
+                    weights[term] = 2.0 * (
+                        1.0 if is_prefix_term(term) else searcher.idf("title", term)
+                    )
+            admits = scope.admits
+            verdicts: dict[Any, bool] = {}
+            seen: set[str] = set()
+            total = 0
+            candidates: list[tuple[float, int, int, Any, int]] = []
+            for sub, base in searcher.leaf_searchers():
+                reader = sub.reader()
+                # The rarest terms first: the running intersection shrinks fastest.
+                terms = sorted(
+                    parsed.terms,
+                    key=lambda t: (is_prefix_term(t), reader.doc_frequency("text", t)),
+                )
+                matched: set[int] | None = None
+                for term in terms:
+                    ids = _term_ids(reader, "text", term)
+                    matched = ids if matched is None else matched & ids
+                    if not matched:
+                        break
+                if not matched:
+                    continue
+                for ids in self._filter_ids(sub, reader, filters):
+                    matched &= ids
+                if not matched:
+                    continue
+                vis = _segment_vis(reader, where)
+                created = _segment_created(reader, where)
+                title_sets = (
+                    [(weights[t], _term_ids(reader, "title", t)) for t in parsed.terms]
+                    if ranked
+                    else []
+                )
+                for docnum in sorted(matched):
+                    group, gates = vis[docnum]
+                    if group in seen:
+                        continue
+                    ok = verdicts.get(gates)
+                    if ok is None:
+                        ok = verdicts[gates] = admits(gates)
+                    if not ok:
+                        continue
+                    seen.add(group)
+                    total += 1
+                    score = sum(w for w, ids in title_sets if docnum in ids)
+                    candidates.append((score, created[docnum], base + docnum, sub, docnum))
+            top = heapq.nlargest(offset + limit, candidates, key=lambda c: (c[0], c[1], c[2]))
             refs: list[tuple[str, int]] = []
-            for hit in results[offset:top]:
-                fields = hit.fields()
+            for _score, _created, _order, sub, docnum in top[offset:]:
+                fields = sub.reader().stored_fields(docnum)
                 refs.append((fields["kind"], int(fields["oid"])))
-            return SearchPage(total=collector.total, refs=refs)
+            return SearchPage(total=total, refs=refs)
         except IndexUnavailable:
             raise
         except Exception as exc:
@@ -538,9 +639,3 @@ def _collect_broken_files() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
         gc.collect()
-
-
-def _newest_first() -> Any:
-    from whoosh import sorting
-
-    return sorting.FieldFacet("created", reverse=True)

@@ -87,6 +87,32 @@ def test_corrupt_index_falls_back_and_writes_go_on(
     assert _health(client) == "ok"
 
 
+def test_index_of_an_older_schema_falls_back_until_rebuilt(
+    app: Any, client: Any, world: dict[str, Any]
+) -> None:
+    """An index built before the combined `text` field would answer every query with nothing:
+    it is reported as outdated, search uses the database, and a rebuild brings it back."""
+    from whoosh import index
+    from whoosh.fields import ID, KEYWORD, Schema
+
+    target = _current(app).resolve()
+    for path in target.iterdir():
+        path.unlink()
+    old = index.create_in(str(target), Schema(key=ID(stored=True), title=KEYWORD, body=KEYWORD))
+    writer = old.writer()
+    writer.add_document(key="diary:1", title="盆踊", body="公民")
+    writer.commit()
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert results.degraded == "outdated"
+    assert refs == {("diary", world["public"].id)}
+    assert _health(client) == "degraded"
+    assert indexing.rebuild() >= 2
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert not results.degraded
+    assert refs == {("diary", world["public"].id)}
+    assert _health(client) == "ok"
+
+
 def test_locked_index_queues_updates(app: Any, client: Any, make: Any, user: Any) -> None:
     from whoosh import index
 

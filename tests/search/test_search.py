@@ -213,3 +213,34 @@ def test_hit_links_to_the_objects_own_page(app: Any, make: Any, user: Any, clien
     assert "<b>新鮮</b>" not in body
     members = client.get("/search?q=長岡").get_data(as_text=True)
     assert 'href="/members/alice"' in members
+
+
+def test_relevance_puts_title_matches_first_then_newest(app: Any, make: Any, user: Any) -> None:
+    now = utcnow()
+    titled = make.diary(
+        user,
+        title="花火大会",
+        body="川原で",
+        visibility="public",
+        created_at=now - dt.timedelta(days=30),
+    )
+    older = make.diary(
+        user,
+        title="週末",
+        body="花火を見た",
+        visibility="public",
+        created_at=now - dt.timedelta(days=20),
+    )
+    newer = make.diary(
+        user,
+        title="夏の夜",
+        body="花火を見た",
+        visibility="public",
+        created_at=now - dt.timedelta(days=10),
+    )
+    with app.test_request_context():
+        by_relevance = search(GUEST, "花火")
+        by_date = search(GUEST, "花火", sort="date")
+    assert [h.object_id for h in by_relevance.hits] == [titled.id, newer.id, older.id]
+    assert [h.object_id for h in by_date.hits] == [newer.id, older.id, titled.id]
+    assert by_relevance.total == by_date.total == 3
