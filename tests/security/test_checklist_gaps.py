@@ -521,7 +521,9 @@ def test_production_refuses_a_default_database_password(monkeypatch, tmp_path, u
     with pytest.raises(ConfigError, match="DATABASE_URL uses a default password"):
         create_app("production", overrides=overrides)
     # a random password, or none at all (peer authentication), starts
-    overrides["DATABASE_URL"] = "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku?sslmode=verify-full"
+    overrides["DATABASE_URL"] = (
+        "postgresql://app:Xk3-vq9ZpR2mWt@db.example/sankaku?sslmode=verify-full"
+    )
     assert create_app("production", overrides=overrides).config["ENV_NAME"] == "production"
 
 
