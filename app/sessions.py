@@ -27,6 +27,7 @@ from typing import Any
 from flask import Flask, Request, Response, g, has_request_context, session
 from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     ForeignKey,
@@ -34,13 +35,15 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    cast,
     delete,
     event,
+    literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql import Executable
 from werkzeug.datastructures import CallbackDict
 
 from app.db import UTCDateTime, utcnow
@@ -49,7 +52,7 @@ from app.extensions import db
 TOUCH_INTERVAL = dt.timedelta(seconds=60)
 ROLE_STAMP_KEY = "_roles"
 
-RoleSource = Callable[[int], Executable]
+RoleSource = Callable[[int], "Select[*tuple[Any, ...]]"]
 _role_sources: dict[str, RoleSource] = {}
 
 
@@ -64,13 +67,24 @@ def role_sources() -> dict[str, RoleSource]:
     return dict(_role_sources)
 
 
+def _held(name: str, stmt: Select[*tuple[Any, ...]]) -> Select[str]:
+    """One text per role row of a source: "name:value/value…"."""
+    sub = stmt.subquery()
+    text: ColumnElement[str] = literal(f"{name}:", String)
+    for position, column in enumerate(sub.c):
+        if position:
+            text = text + "/"
+        text = text + cast(column, String)
+    return select(text.label("held"))
+
+
 def role_stamp(conn: Connection, user_id: int) -> str:
-    """A digest of every role the member holds now, from every registered source."""
-    held = sorted(
-        f"{name}:" + "/".join(str(value) for value in row)
-        for name, source in _role_sources.items()
-        for row in conn.execute(source(user_id))
-    )
+    """A digest of every role the member holds now, from every registered source, read in one
+    query (it runs on every signed-in request)."""
+    parts = [_held(name, source(user_id)) for name, source in sorted(_role_sources.items())]
+    if not parts:
+        return ""
+    held = sorted(str(value) for value in conn.execute(union_all(*parts)).scalars())
     return hashlib.sha256("\n".join(held).encode()).hexdigest()[:32]
 
 
