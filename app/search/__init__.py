@@ -22,6 +22,9 @@ DEFAULTS = {
     "SEARCH_LOCK_TIMEOUT": 2.0,  # seconds a writer waits for the index lock before spooling
     "SEARCH_LIMIT": "60 per minute; 1000 per hour",  # searches per address
     "SEARCH_INDEXING": True,  # index after commit (off only for bulk loads followed by rebuild)
+    # MB of postings `flask search rebuild` keeps in memory before sorting runs on disk (Whoosh):
+    # lower it on a small server; a rebuild that spills to disk takes several times longer.
+    "SEARCH_REBUILD_MEMORY_MB": 2048,
 }
 
 

@@ -209,7 +209,11 @@ def rebuild(batch: int = 1000) -> int:
     """Rebuild the whole index from the database; returns the number of documents."""
     backend = get_backend()
     with reading_session() as session:
-        return int(backend.rebuild(all_documents(session, batch), documents_for))
+        batches = all_documents(session, batch)
+        if backend.name == "whoosh":
+            limit = int(current_app.config.get("SEARCH_REBUILD_MEMORY_MB", 2048))
+            return int(backend.rebuild(batches, documents_for, limitmb=limit))
+        return int(backend.rebuild(batches, documents_for))
 
 
 def check(limit: int = 20) -> dict[str, Any]:

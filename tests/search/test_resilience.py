@@ -192,3 +192,26 @@ def test_lost_index_is_not_restarted_partially(app: Any, make: Any, user: Any) -
     assert not _current(app).exists()  # waits for a rebuild rather than index one diary
     _refs_found, results = _refs(app, GUEST, "日記")
     assert results.degraded == "missing" and results.total == 2
+
+
+def test_rebuild_memory_limit_is_a_setting(
+    app: Any, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`SEARCH_REBUILD_MEMORY_MB` reaches Whoosh's writer; a tiny limit spills to disk and the
+    rebuilt index still answers."""
+    from whoosh.index import FileIndex
+
+    seen: list[int] = []
+    writer = FileIndex.writer
+
+    def spy(self: Any, procs: int = 1, **kwargs: Any) -> Any:
+        if "limitmb" in kwargs:
+            seen.append(kwargs["limitmb"])
+        return writer(self, procs=procs, **kwargs)
+
+    monkeypatch.setattr(FileIndex, "writer", spy)
+    app.config["SEARCH_REBUILD_MEMORY_MB"] = 1
+    assert indexing.rebuild() == 4
+    assert seen == [1]
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert refs == {("diary", world["public"].id)} and not results.degraded
