@@ -32,9 +32,11 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Index,
+    Integer,
     Select,
     String,
     Text,
+    bindparam,
     cast,
     delete,
     event,
@@ -56,11 +58,15 @@ RoleSource = Callable[[int], "Select[*tuple[Any, ...]]"]
 _role_sources: dict[str, RoleSource] = {}
 
 
+_stamp_query: list[Any] = []  # the UNION of every source, built once (see `role_stamp`)
+
+
 def register_role_source(name: str, source: RoleSource) -> None:
     """Declare a table of roles: `source(user_id)` selects the rows naming the roles the member
     holds (plain memberships that grant no power over others are left out). A change in these
     rows ends the member's sessions (A16)."""
     _role_sources[name] = source
+    _stamp_query.clear()
 
 
 def role_sources() -> dict[str, RoleSource]:
@@ -80,11 +86,16 @@ def _held(name: str, stmt: Select[*tuple[Any, ...]]) -> Select[str]:
 
 def role_stamp(conn: Connection, user_id: int) -> str:
     """A digest of every role the member holds now, from every registered source, read in one
-    query (it runs on every signed-in request)."""
-    parts = [_held(name, source(user_id)) for name, source in sorted(_role_sources.items())]
-    if not parts:
+    query (it runs on every signed-in request). The query is built once with the member as a
+    bound parameter: building and compiling it per request cost more than running it."""
+    if not _role_sources:
         return ""
-    held = sorted(str(value) for value in conn.execute(union_all(*parts)).scalars())
+    if not _stamp_query:
+        member: Any = bindparam("role_stamp_user", type_=Integer)
+        parts = [_held(name, source(member)) for name, source in sorted(_role_sources.items())]
+        _stamp_query.append(union_all(*parts))
+    rows = conn.execute(_stamp_query[0], {"role_stamp_user": user_id}).scalars()
+    held = sorted(str(value) for value in rows)
     return hashlib.sha256("\n".join(held).encode()).hexdigest()[:32]
 
 
