@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from app import create_app
 from app.extensions import db
+from tests.card_answer import answer_as_card
 from tests.conftest import fresh_database
 from tests.e2e.conftest import LiveServer
 from tests.factories import Factories
@@ -280,13 +281,11 @@ def log_in(page: Page, site: Site, email: str, *, second_factor: bool = True) ->
 def card_login(page: Page, site: Site, survey_key: str) -> None:
     """The JPKI step for a survey, as the survey e2e test does it: the card client's part is
     played by the test PKI's key for the card "taro"."""
-    from tests.e2e.test_survey_journey import _card_answers
-
     page.goto(site.url + f"/monitors/surveys/{survey_key}")
     page.locator("main a[href*='/auth/jpki']").first.click()
     page.locator("form[action$='/auth/jpki/start'] button").click()
     code = page.locator("strong.code").inner_text()
-    _card_answers(site.url, code, site.pki)
+    answer_as_card(site.url, code, site.pki)
     # The waiting page polls and continues by itself once the card has answered.
     page.wait_for_url(site.url + f"/monitors/surveys/{survey_key}")
 

@@ -13,12 +13,9 @@ import requests
 from playwright.sync_api import expect
 
 from app.auth.jpki.client import login as card_login
-from app.auth.jpki.verify import clear_store_cache, verify_certificate
+from app.auth.jpki.verify import clear_store_cache
 from app.auth.jpki.virtual_card import JpkiCardEmulator
-from app.auth.jpki_web import cert_key, jpki_settings
-from app.auth.models import CertificateBinding
-from app.db import utcnow
-from app.extensions import db
+from tests.card_answer import bind_card
 from tests.jpki_fixtures import VPCD_READER, wait_for_card
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card]
@@ -31,22 +28,6 @@ def app_config(app_config, pki):
     clear_store_cache()
     app_config.update(JPKI_TRUST_DIR=pki.trust_dir, JPKI_CRL_DIR=pki.crl_dir)
     return app_config
-
-
-def bind_card(pki, user, card="taro"):
-    result = verify_certificate(
-        pki.read(f"cards/{card}/auth.der"), "auth", utcnow(), jpki_settings()
-    )
-    assert result.ok, result.reason
-    db.session.add(
-        CertificateBinding(
-            cert_key=cert_key(result.anchor_fingerprint, result.serial, result.spki_sha256),
-            user_id=user.id,
-            serial_hint=result.serial[-4:],
-            not_after=result.certificate.not_valid_after_utc,
-        )
-    )
-    db.session.commit()
 
 
 def show_code(page, live_server):

@@ -5,22 +5,19 @@ show the crosstab with small cells hidden."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import re
-import urllib.request
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from playwright.sync_api import expect
 from sqlalchemy import select
 
-from app.auth.jpki.signature import login_message
 from app.auth.jpki.verify import clear_store_cache
 from app.db import utcnow
 from app.extensions import db
+from tests.card_answer import answer_as_card
 from tests.second_factor_support import browser_second_factor
 from tests.survey.conftest import monitor_pki  # noqa: F401 - session fixture
 
@@ -36,30 +33,6 @@ def app_config(app_config: dict[str, Any], monitor_pki: Any) -> dict[str, Any]: 
         JPKI_TEST_MODE=True,
     )
     return app_config
-
-
-def _card_answers(base: str, code: str, pki: Any) -> None:
-    """What the card client does: fetch the challenge, sign it with the card's key, post."""
-    with urllib.request.urlopen(f"{base}/auth/jpki/challenge/{code}") as resp:  # noqa: S310
-        info = json.load(resp)
-    key = serialization.load_pem_private_key(pki.read("cards/taro/auth.key.pem"), password=None)
-    message = login_message(info["origin"], info["challenge_id"], base64.b64decode(info["nonce"]))
-    body = json.dumps(
-        {
-            "challenge_id": info["challenge_id"],
-            "certificate": base64.b64encode(pki.read("cards/taro/auth.der")).decode(),
-            "signature": base64.b64encode(
-                key.sign(message, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
-            ).decode(),
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310
-        f"{base}/auth/jpki/response",
-        data=body,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as resp:  # noqa: S310
-        assert resp.status == 200
 
 
 def test_staff_target_request_answer_once_and_suppressed_crosstab(
@@ -122,8 +95,9 @@ def test_staff_target_request_answer_once_and_suppressed_crosstab(
         rp.get_by_role("link", name="マイナンバーカードでログイン").first.click()
         rp.locator("form[action$='/auth/jpki/start'] button").click()
         code = rp.locator("strong.code").inner_text()
-        _card_answers(live_server, code, monitor_pki)
-        rp.locator("#jpki-complete button").click()
+        answer_as_card(live_server, code, monitor_pki)
+        # The waiting page notices the card's answer and continues by itself.
+        expect(rp.locator("input[name=consent]")).to_be_visible(timeout=10_000)
         rp.locator("input[name=consent]").check()
         rp.locator("form[action$='/start'] button").click()
         rp.get_by_label("Yes").check()

@@ -5,6 +5,18 @@ function pollCardLogin(box) {
   const url = box.dataset.jpkiPoll;
   const form = document.getElementById("jpki-complete");
   let done = false;
+  // One submission only: the script continues by itself once the card has answered, and a
+  // click on the button at the same moment would send a second request that finds the
+  // one-time challenge already used (and its answer would replace the first page).
+  form.addEventListener("submit", (event) => {
+    if (form.dataset.sent) { event.preventDefault(); return; }
+    form.dataset.sent = "1";
+    done = true;
+  });
+  // Back to this page from the history cache: the earlier submission is over.
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) { delete form.dataset.sent; }
+  });
   const show = (text, isError) => {
     box.replaceChildren();
     const p = document.createElement("p");
@@ -20,7 +32,10 @@ function pollCardLogin(box) {
       if (body.state === "verified") {
         done = true;
         show(box.dataset.textVerified, false);
-        form.submit();
+        if (!form.dataset.sent) {
+          form.dataset.sent = "1";
+          form.submit();
+        }
         return;
       }
       if (body.state === "failed") { show(body.message, true); }
