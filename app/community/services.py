@@ -45,6 +45,7 @@ from app.community.models import (
 from app.db import utcnow
 from app.extensions import db
 from app.i18n import _, _l
+from app.logging_setup import log_event_after_commit
 from app.permissions import Viewer, can_edit, can_view, is_moderator, viewer_id, visible_to
 from app.sns import images
 
@@ -312,6 +313,45 @@ def reject_community(moderator: User, community: Community, reason: str) -> None
     community.hidden_at = community.hidden_at or utcnow()
     community.hidden_reason = reason
     _log(moderator, Action.COMMUNITY_REJECT, community, reason, member_id=community.admin_id)
+
+
+def resubmit_community(actor: User, community: Community) -> None:
+    """The admin of a rejected community, having changed it, asks for approval again.
+
+    Only after an edit made since the last rejection, so the queue does not fill with the same
+    community unchanged; the rejection stays in the moderation log.
+    """
+    from app.moderation.log import Action
+    from app.moderation.models import ModerationAction
+
+    if community.admin_id != actor.id:
+        raise CommunityError(_("Only the community's admin can ask for approval again."))
+    if community.status != CommunityStatus.REJECTED.value:
+        raise CommunityError(_("Only a rejected community can be sent for approval again."))
+    rejected_at = db.session.execute(
+        select(func.max(ModerationAction.created_at)).where(
+            ModerationAction.action == Action.COMMUNITY_REJECT,
+            ModerationAction.target_kind == "community",
+            ModerationAction.target_id == community.id,
+        )
+    ).scalar_one_or_none()
+    if rejected_at is not None and (
+        community.updated_at is None or community.updated_at <= rejected_at
+    ):
+        raise CommunityError(
+            _("Please change the community to answer the moderator's reason first.")
+        )
+    community.status = CommunityStatus.PENDING.value
+    community.hidden_at = community.hidden_at or utcnow()
+    community.hidden_reason = _("Waiting for a moderator's approval.")
+    log_event_after_commit(
+        db.session(),
+        "community.resubmit",
+        "success",
+        "community resubmitted community=%s",
+        community.id,
+        obj=f"community:{community.id}",
+    )
 
 
 def moderator_edit_community(

@@ -253,6 +253,17 @@ def edit_community(community_id: int) -> Any:
     return render_template("community/community_form.html", form=form, community=com)
 
 
+@bp.route("/communities/<int:community_id>/resubmit", methods=["POST"])
+@login_required
+def resubmit(community_id: int) -> Any:
+    com = _community(community_id)
+    return _act(
+        lambda: services.resubmit_community(_me(), com),
+        _("Sent to the moderators for approval again."),
+        url_for("community.community", community_id=com.id),
+    )
+
+
 @bp.route("/communities/<int:community_id>/join", methods=["POST"])
 @login_required
 def join(community_id: int) -> Any:

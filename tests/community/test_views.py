@@ -3,9 +3,11 @@ a message and nothing changed, the .ics download, the moderators' page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
+import pytest
 from PIL import Image as PILImage
 from sqlalchemy import func, select
 
@@ -246,3 +248,67 @@ def test_join_commands(app: Any, user: Any, other_user: Any, community: Any, eve
     assert missing.exit_code == 1
     db.session.rollback()
     assert db.session.execute(select(func.count(EventParticipant.user_id))).scalar_one() == 1
+
+
+def test_a_rejected_community_can_be_changed_and_sent_again(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any
+) -> None:
+    moderator = make.user(role=RoleCode.MODERATOR)
+    services.set_require_approval(moderator, True)
+    held = services.create_community(user, name="川遊びの会", category="地域")
+    db.session.commit()
+    services.reject_community(moderator, held, "活動内容を書いてください")
+    db.session.commit()
+    client = login_as(user)
+    page = _text(client.get(f"/communities/{held.id}"))
+    assert "活動内容を書いてください" in page and "承認を再申請する" in page
+
+    # Sent again unchanged: refused with the reason, still rejected.
+    response = client.post(f"/communities/{held.id}/resubmit", follow_redirects=True)
+    assert "先にモデレーターの理由に沿って" in _text(response)
+    db.session.refresh(held)
+    assert held.status == "rejected"
+
+    # Changed, then sent again: waiting in the moderators' queue, still hidden from others.
+    client.post(
+        f"/communities/{held.id}/edit",
+        data={"name": "川遊びの会", "description": "毎月第2日曜に信濃川で", "category": "地域"},
+    )
+    response = client.post(f"/communities/{held.id}/resubmit", follow_redirects=True)
+    assert "モデレーターに承認を再申請しました。" in _text(response)
+    db.session.refresh(held)
+    assert held.status == "pending" and held.description == "毎月第2日曜に信濃川で"
+    assert held in services.pending_communities()
+    assert "承認を再申請する" not in _text(client.get(f"/communities/{held.id}"))
+    # Pending again: a second request is refused, and others still cannot see it.
+    client.post(f"/communities/{held.id}/resubmit")
+    db.session.refresh(held)
+    assert held.status == "pending"
+    assert (
+        login_as(other_user, the_client=app.test_client())
+        .get(f"/communities/{held.id}")
+        .status_code
+        == 404
+    )
+    services.approve_community(moderator, held)
+    db.session.commit()
+    assert held.status == "approved"
+
+
+def test_only_the_admin_sends_a_rejected_community_again(
+    app: Any, make: Any, user: Any, other_user: Any, login_as: Any
+) -> None:
+    moderator = make.user(role=RoleCode.MODERATOR)
+    services.set_require_approval(moderator, True)
+    held = services.create_community(user, name="却下の会", category="地域")
+    db.session.commit()
+    services.reject_community(moderator, held, "重複しています")
+    held.updated_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    db.session.commit()
+    # Another member cannot see it (404); a moderator sees it but is not its admin.
+    assert login_as(other_user).post(f"/communities/{held.id}/resubmit").status_code == 404
+    with pytest.raises(services.CommunityError):
+        services.resubmit_community(moderator, held)
+    db.session.rollback()
+    db.session.refresh(held)
+    assert held.status == "rejected"

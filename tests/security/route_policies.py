@@ -230,6 +230,7 @@ POLICIES: dict[str, Policy] = {
     "community.join": obj("community", "community_id", login=True),
     "community.decline_invitation": obj("community", "community_id", login=True),
     "community.leave": obj("community", "community_id", login=True),
+    "community.resubmit": obj("community", "community_id", login=True),
     "community.invite": obj("community", "community_id", login=True),
     "community.transfer": obj("community", "community_id", login=True),
     "community.join_request": obj(
