@@ -512,6 +512,13 @@ def accept_friend_request(req: FriendRequest, user: User) -> None:
         raise NotVisible()
     _make_friends(req.sender_id, req.recipient_id)
     db.session.delete(req)
+    # Two members who asked each other at the same moment: the other request is answered too.
+    db.session.execute(
+        delete(FriendRequest).where(
+            FriendRequest.sender_id == req.recipient_id,
+            FriendRequest.recipient_id == req.sender_id,
+        )
+    )
     notify(sender, NotificationKind.FRIEND_ACCEPTED, user, user.id)
 
 

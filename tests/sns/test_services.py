@@ -103,6 +103,19 @@ def test_friend_request_rules(make: Any, user: Any, other_user: Any) -> None:
         services.send_friend_request(user, other_user)
 
 
+def test_accepting_answers_a_crossed_request_too(make: Any, user: Any, other_user: Any) -> None:
+    """Two members who asked each other at the same moment (each check ran before the other's
+    row existed): accepting one request leaves no stale request the other way."""
+    mine = FriendRequest(sender_id=user.id, recipient_id=other_user.id, message="")
+    theirs = FriendRequest(sender_id=other_user.id, recipient_id=user.id, message="")
+    db.session.add_all([mine, theirs])
+    db.session.commit()
+    services.accept_friend_request(mine, other_user)
+    db.session.commit()
+    assert services.are_friends(user, other_user)
+    assert db.session.scalar(select(func.count()).select_from(FriendRequest)) == 0
+
+
 def test_footprint_throttle_and_30_days(make: Any, user: Any, other_user: Any) -> None:
     now = utcnow()
     assert services.leave_footprint(other_user.id, user.id, now)
