@@ -11,11 +11,13 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.community import services
 from app.forms import BaseForm, Length, Required
@@ -57,8 +59,20 @@ class PostForm(BaseForm):
     )
 
 
+class TopicEditForm(TopicForm):
+    remove_images = SelectMultipleField(
+        _l("Remove these photos"), choices=[], option_widget=CheckboxInput(), widget=ListWidget()
+    )
+
+
 class PostEditForm(BaseForm):
     body = TextAreaField(_l("Reply"), validators=[Required(), Length(max=services.POST_MAX)])
+    images = MultipleFileField(
+        _l("Photos (optional)"), description=_l("Up to 3 JPEG, PNG or WebP photos of 5 MB each.")
+    )
+    remove_images = SelectMultipleField(
+        _l("Remove these photos"), choices=[], option_widget=CheckboxInput(), widget=ListWidget()
+    )
 
 
 class EventForm(BaseForm):

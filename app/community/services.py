@@ -927,11 +927,53 @@ def create_topic(
     return topic
 
 
-def edit_topic(topic: Topic, actor: User, *, title: str, body: str) -> None:
+def _edit_images(
+    owner: User,
+    community_id: int,
+    files: list[bytes],
+    remove_tokens: Any,
+    **where: int,
+) -> None:
+    """Remove the chosen photos of a topic or reply and add new ones, at most MAX_IMAGES in
+    all; a removed photo's file goes once the change is committed."""
+    stmt = select(CommunityImage).where(
+        *(getattr(CommunityImage, column) == value for column, value in where.items())
+    )
+    current = list(db.session.execute(stmt).scalars())
+    removing = {str(token) for token in remove_tokens or ()}
+    keep = [img for img in current if img.token not in removing]
+    files = [raw for raw in files if raw]
+    if len(keep) + len(files) > MAX_IMAGES:
+        raise CommunityError(_("Please attach at most %(n)d photos.", n=MAX_IMAGES), "images")
+    for raw in files:
+        _store_image(owner, raw, "images", community_id=community_id, **where)
+    for img in current:
+        if img.token in removing:
+            _remove_file_after_commit(img.token)
+            db.session.delete(img)
+
+
+def _remove_file_after_commit(token: str) -> None:
+    from sqlalchemy import event
+
+    event.listen(db.session(), "after_commit", lambda _s: images.remove(token), once=True)
+
+
+def edit_topic(
+    topic: Topic,
+    actor: User,
+    *,
+    title: str,
+    body: str,
+    files: list[bytes] | None = None,
+    remove_tokens: Any = (),
+) -> None:
+    """The author edits the title and text, removes photos and adds new ones."""
     if topic.author_id != actor.id:
         raise CommunityError(_("Only the author can edit this."))
     topic.title = _text(title, "title", TITLE_MAX)
     topic.body = _text(body, "body", TOPIC_BODY_MAX)
+    _edit_images(actor, topic.community_id, files or [], remove_tokens, topic_id=topic.id)
     topic.updated_at = utcnow()
     _screen("topic", topic, f"{topic.title}\n{topic.body}")
 
@@ -1079,13 +1121,23 @@ def add_post(
     return post
 
 
-def edit_post(post: TopicPost, actor: User, body: str) -> None:
+def edit_post(
+    post: TopicPost,
+    actor: User,
+    body: str,
+    *,
+    files: list[bytes] | None = None,
+    remove_tokens: Any = (),
+) -> None:
+    """The author edits a reply's text, removes photos and adds new ones."""
     if post.author_id != actor.id:
         raise CommunityError(_("Only the author can edit this."))
     topic = db.session.get(Topic, post.topic_id)
     if topic is not None and topic.closed:
         raise CommunityError(_("This topic is closed and takes no more replies."))
     post.body = _text(body, "body", POST_MAX)
+    if topic is not None:
+        _edit_images(actor, topic.community_id, files or [], remove_tokens, post_id=post.id)
     post.updated_at = utcnow()
     _screen("topic_post", post, post.body)
 

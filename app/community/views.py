@@ -35,6 +35,7 @@ from app.community.forms import (
     RejectForm,
     RoleForm,
     SettingsForm,
+    TopicEditForm,
     TopicForm,
 )
 from app.community.models import (
@@ -559,11 +560,19 @@ def edit_topic(topic_id: int) -> Any:
     if row.author_id != _me().id:
         abort(403)
     com = _community(row.community_id)
-    form = TopicForm(obj=row)
-    del form.images
+    form = TopicEditForm(obj=row)
+    photos = services.images_for(row.id, []).get(None, [])
+    form.remove_images.choices = [(token, str(i + 1)) for i, token in enumerate(photos)]
     if form.validate_on_submit():
         try:
-            services.edit_topic(row, _me(), title=form.title.data or "", body=form.body.data or "")
+            services.edit_topic(
+                row,
+                _me(),
+                title=form.title.data or "",
+                body=form.body.data or "",
+                files=_uploads(form.images),
+                remove_tokens=form.remove_images.data or [],
+            )
         except CommunityError as err:
             db.session.rollback()
             _field_error(form, err)
@@ -571,7 +580,9 @@ def edit_topic(topic_id: int) -> Any:
             db.session.commit()
             flash(_("Saved."), "success")
             return redirect(url_for("community.topic", topic_id=row.id))
-    return render_template("community/topic_form.html", form=form, community=com, topic=row)
+    return render_template(
+        "community/topic_form.html", form=form, community=com, topic=row, photos=photos
+    )
 
 
 @bp.route("/topics/<int:topic_id>/<action>", methods=["POST"])
@@ -614,9 +625,17 @@ def edit_post(post_id: int) -> Any:
     if post.author_id != _me().id:
         abort(403)
     form = PostEditForm(obj=post)
+    photos = services.images_for(post.topic_id, [post.id]).get(post.id, [])
+    form.remove_images.choices = [(token, str(i + 1)) for i, token in enumerate(photos)]
     if form.validate_on_submit():
         try:
-            services.edit_post(post, _me(), form.body.data or "")
+            services.edit_post(
+                post,
+                _me(),
+                form.body.data or "",
+                files=_uploads(form.images),
+                remove_tokens=form.remove_images.data or [],
+            )
         except CommunityError as err:
             db.session.rollback()
             _field_error(form, err)
@@ -626,7 +645,7 @@ def edit_post(post_id: int) -> Any:
             return redirect(
                 url_for("community.topic", topic_id=post.topic_id, _anchor=f"post-{post.id}")
             )
-    return render_template("community/post_form.html", form=form, post=post)
+    return render_template("community/post_form.html", form=form, post=post, photos=photos)
 
 
 @bp.route("/posts/<int:post_id>/delete", methods=["POST"])

@@ -312,3 +312,86 @@ def test_only_the_admin_sends_a_rejected_community_again(
     db.session.rollback()
     db.session.refresh(held)
     assert held.status == "rejected"
+
+
+def _photo_tokens(**where: int) -> list[str]:
+    column, value = next(iter(where.items()))
+    return list(
+        db.session.execute(
+            select(CommunityImage.token)
+            .where(getattr(CommunityImage, column) == value)
+            .order_by(CommunityImage.id)
+        ).scalars()
+    )
+
+
+def test_the_author_removes_and_adds_photos_of_a_topic_and_a_reply(
+    app: Any, user: Any, other_user: Any, login_as: Any, community: Any
+) -> None:
+    from app.sns import images
+
+    com = community(user, members=(other_user,))
+    row = services.create_topic(com, user, title="花壇", body="写真です", files=[_png(), _png()])
+    post = services.add_post(row, user, "返信の写真", files=[_png()])
+    db.session.commit()
+    first, second = _photo_tokens(topic_id=row.id)
+    client = login_as(user)
+
+    # The edit page shows each photo with a labelled checkbox.
+    page = _text(client.get(f"/topics/{row.id}/edit"))
+    assert f'value="{first}"' in page and f'value="{second}"' in page
+    # Remove one, add two: three in all.
+    response = client.post(
+        f"/topics/{row.id}/edit",
+        data={
+            "title": "花壇",
+            "body": "写真を替えました",
+            "remove_images": [first],
+            "images": [(io.BytesIO(_png()), "a.png"), (io.BytesIO(_png()), "b.png")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    tokens = _photo_tokens(topic_id=row.id)
+    assert len(tokens) == 3 and first not in tokens and second in tokens
+    assert not images.path_for(first).exists()  # the file went with the commit
+    assert client.get(f"/community-images/{first}").status_code == 404
+
+    # A fourth photo is refused with a message; nothing changes.
+    response = client.post(
+        f"/topics/{row.id}/edit",
+        data={"title": "花壇", "body": "もう一枚", "images": [(io.BytesIO(_png()), "c.png")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and "写真は3枚までにしてください。" in _text(response)
+    assert _photo_tokens(topic_id=row.id) == tokens
+    db.session.refresh(row)
+    assert row.body == "写真を替えました"
+
+    # A reply's photo is removed the same way; a forged token of another object is a form
+    # error and removes nothing.
+    (reply_photo,) = _photo_tokens(post_id=post.id)
+    response = client.post(
+        f"/posts/{post.id}/edit",
+        data={"body": "写真なしに", "remove_images": [reply_photo, tokens[0]]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert _photo_tokens(topic_id=row.id) == tokens
+    assert _photo_tokens(post_id=post.id) == [reply_photo]
+    response = client.post(
+        f"/posts/{post.id}/edit",
+        data={"body": "写真なしに", "remove_images": [reply_photo]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    assert _photo_tokens(post_id=post.id) == []
+
+    # Only the author edits: another member's forged removal is refused (403), nothing goes.
+    other = login_as(other_user, the_client=app.test_client())
+    response = other.post(
+        f"/topics/{row.id}/edit",
+        data={"title": "花壇", "body": "x", "remove_images": [tokens[0]]},
+    )
+    assert response.status_code == 403
+    assert _photo_tokens(topic_id=row.id) == tokens
