@@ -246,6 +246,17 @@ class _Local(threading.local):
 _local = _Local()
 
 
+def close_thread_searchers() -> None:
+    """Close the searchers this thread keeps for its next request (when a thread or a test
+    ends: otherwise their files are left to the garbage collector)."""
+    for searcher in list(_local.searchers.values()):
+        try:
+            searcher.close()
+        except Exception:
+            log.debug("search: closing a searcher failed", exc_info=True)
+    _local.searchers.clear()
+
+
 class WhooshBackend:
     name = "whoosh"
 
@@ -383,10 +394,15 @@ class WhooshBackend:
             where = str(self.current.resolve())
             ranked = sort != "date"
             weights: dict[str, float] = {}
+            # Whoosh's idf is log(documents / (frequency + 1)) + 1: an index with no document
+            # yet (a new site) has no idf, and log(0) would fail the search.
             if ranked:
+                has_docs = searcher.doc_count_all() > 0
                 for term in parsed.terms:
                     weights[term] = 2.0 * (
-                        1.0 if is_prefix_term(term) else searcher.idf("title", term)
+                        searcher.idf("title", term)
+                        if has_docs and not is_prefix_term(term)
+                        else 1.0
                     )
             admits = scope.admits
             verdicts: dict[Any, bool] = {}

@@ -244,3 +244,11 @@ def test_relevance_puts_title_matches_first_then_newest(app: Any, make: Any, use
     assert [h.object_id for h in by_relevance.hits] == [titled.id, newer.id, older.id]
     assert [h.object_id for h in by_date.hits] == [newer.id, older.id, titled.id]
     assert by_relevance.total == by_date.total == 3
+
+
+def test_a_new_site_with_an_empty_index_searches_it(app: Any, find: Any) -> None:
+    """No document at all yet: Whoosh has no idf for a term (log of 0 documents), which must not
+    send the search to the slower database fallback with a notice."""
+    assert app.test_cli_runner().invoke(args=["search", "rebuild"]).exit_code == 0
+    assert find(GUEST, "夏祭り") == []
+    assert find(GUEST, "夏祭り", sort="date") == []
