@@ -170,6 +170,9 @@ def app(app_config: dict[str, Any], db_template: dict[str, str]) -> Iterator[Fla
     try:
         yield application
     finally:
+        from app.search.whoosh_backend import close_thread_searchers
+
+        close_thread_searchers()  # the test's own searches ran in this thread
         db.session.remove()
         ctx.pop()
         with application.app_context():

@@ -44,15 +44,12 @@ def closing_search_readers(wsgi_app: Any) -> Any:
     the request ends instead of leaving its files to the garbage collector (ResourceWarning)."""
 
     def serve(environ: Any, start_response: Any) -> Any:
-        from app.search import whoosh_backend
+        from app.search.whoosh_backend import close_thread_searchers
 
         try:
             return wsgi_app(environ, start_response)
         finally:
-            searchers = whoosh_backend._local.searchers
-            for searcher in searchers.values():
-                searcher.close()
-            searchers.clear()
+            close_thread_searchers()
 
     return serve
 
