@@ -458,7 +458,7 @@ class WhooshBackend:
             raise
         except Exception as exc:
             log.warning("search: the index failed during a search: %s", repr(exc))
-        _local.searchers.clear()
+        close_thread_searchers()
         _collect_broken_files()
         raise IndexUnavailable("corrupt")
 
