@@ -44,9 +44,9 @@ translations: venv
 	done
 
 extract-messages: venv
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k _n:1,2 --no-location --sort-output \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k _n:1,2 --no-location --sort-output \
 	  --omit-header -o app/translations/messages.pot .
-	$(BIN)/pybabel update -q -i app/translations/messages.pot -d app/translations -l ja \
+	$(BIN)/pybabel -q update -i app/translations/messages.pot -d app/translations -l ja \
 	  --no-fuzzy-matching
 
 setup: system venv translations
