@@ -87,14 +87,16 @@ def load_surveys(entries: list[Any], ctx: LoadContext) -> None:
             # A sample may hold a survey that is already open: it is created with its questions
             # in this one transaction, before anyone could answer, so the lock that keeps
             # questions of an open survey still does not apply while they are added.
-            opens_at = survey.opens_at
+            # A past round (already closed) is moved as a whole, so its period stays valid.
+            opens_at, closes_at = survey.opens_at, survey.closes_at
             survey.opens_at = max(opens_at, utcnow() + dt.timedelta(days=1))
+            survey.closes_at = max(closes_at, survey.opens_at + dt.timedelta(days=1))
             db.session.flush()  # questions refer to the survey id
             for j, question in enumerate(entry.get("questions") or []):
                 if not isinstance(question, dict) or set(question) - QUESTION_FIELDS:
                     raise SampleError(f"{where}: questions[{j}]: unknown or malformed fields")
                 authoring.add_question(survey, _question_data(question))
-            survey.opens_at = opens_at
+            survey.opens_at, survey.closes_at = opens_at, closes_at
         except SurveyInvalid as err:
             detail = "; ".join(f"{k}: {v}" for k, v in sorted(err.errors.items()))
             raise SampleError(f"{where}: {detail}") from err

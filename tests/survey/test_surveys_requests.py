@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 from sqlalchemy import func, select
 
+from app.db import utcnow
 from app.extensions import db
 from app.privacy.models import AuditEntry
 from app.survey import answering, targeting
@@ -121,6 +123,39 @@ def test_staff_author_a_survey_and_it_locks_when_open(client, make, login_as):
     assert copy.status_code == 302
 
 
+def _jst(days: int) -> str:
+    """A moment `days` from now, as the sample format writes it (JST, ISO 8601)."""
+    return (utcnow() + dt.timedelta(days=days)).astimezone(answering.JST).isoformat()
+
+
+def test_sample_load_takes_a_past_round_with_its_answers(app):
+    """A closed survey of an earlier round, with answers: loaded as it was (it used to end in an
+    IntegrityError: its questions were added while the survey was moved ahead of its close)."""
+    from app.sample.loader import load_sample
+
+    data = {
+        "surveys": [
+            {
+                "key": "past", "title": "前回の調査", "anonymity": "anonymous", "k": 5,
+                "opens_at": _jst(days=-40), "closes_at": _jst(days=-20),
+                "questions": [
+                    {"key": "q1", "type": "single", "text": "はい？",
+                     "choices": ["はい", "いいえ"]},
+                ],
+            }
+        ],
+        "responses": [
+            {"survey": "past", "segment": {"district": "北町", "sex": "male", "age_band": "40s"},
+             "answers": {"q1": "はい"}},
+        ],
+    }  # fmt: skip
+    assert load_sample(data)["past"] == "/monitors/surveys/past"
+    db.session.commit()
+    survey = db.session.execute(select(Survey)).scalar_one()
+    assert survey.closes_at < utcnow() and len(survey.questions) == 1
+    assert db.session.execute(select(func.count()).select_from(Response)).scalar_one() == 1
+
+
 def test_sample_load_surveys_and_responses(app, make, tmp_path):
     monitor = make.monitor(address="新潟県長岡市北町1丁目")
     data = {
@@ -130,8 +165,8 @@ def test_sample_load_surveys_and_responses(app, make, tmp_path):
                 "title": "テスト",
                 "anonymity": "anonymous",
                 "k": 5,
-                "opens_at": "2026-12-01T09:00:00+09:00",
-                "closes_at": "2026-12-20T17:00:00+09:00",
+                "opens_at": _jst(days=-6),
+                "closes_at": _jst(days=13),
                 "target": {"districts": ["北町"], "sexes": ["female"], "age_bands": ["30s"]},
                 "questions": [
                     {"key": "q1", "type": "single", "text": "はい？", "choices": ["はい", "いいえ"],

@@ -165,8 +165,8 @@ def test_settings_are_checked(app, bad):
 
     data = {
         "title": "t",
-        "opens_at": "2026-12-01T09:00:00+09:00",
-        "closes_at": "2026-12-31T17:00:00+09:00",
+        "opens_at": "2099-12-01T09:00:00+09:00",
+        "closes_at": "2099-12-31T17:00:00+09:00",
         **bad,
     }
     with pytest.raises(authoring.SurveyInvalid):
