@@ -5,9 +5,8 @@ card but not the PC/SC stack), and binding a test card to a member."""
 from __future__ import annotations
 
 import base64
-import json
-import urllib.request
 
+import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -21,27 +20,19 @@ from app.extensions import db
 
 
 def answer_as_card(base: str, code: str, pki: TestPki, card: str = "taro") -> None:
-    with urllib.request.urlopen(f"{base}/auth/jpki/challenge/{code}") as resp:  # noqa: S310
-        info = json.load(resp)
+    info = requests.get(f"{base}/auth/jpki/challenge/{code}", timeout=10).json()
     key = serialization.load_pem_private_key(pki.read(f"cards/{card}/auth.key.pem"), None)
     assert isinstance(key, rsa.RSAPrivateKey)
     message = login_message(info["origin"], info["challenge_id"], base64.b64decode(info["nonce"]))
-    body = json.dumps(
-        {
-            "challenge_id": info["challenge_id"],
-            "certificate": base64.b64encode(pki.read(f"cards/{card}/auth.der")).decode(),
-            "signature": base64.b64encode(
-                key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-            ).decode(),
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310
-        f"{base}/auth/jpki/response",
-        data=body,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as resp:  # noqa: S310
-        assert resp.status == 200
+    answer = {
+        "challenge_id": info["challenge_id"],
+        "certificate": base64.b64encode(pki.read(f"cards/{card}/auth.der")).decode(),
+        "signature": base64.b64encode(
+            key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        ).decode(),
+    }
+    response = requests.post(f"{base}/auth/jpki/response", json=answer, timeout=10)
+    assert response.status_code == 200, response.text
 
 
 def bind_card(pki: TestPki, user: User, card: str = "taro") -> None:

@@ -250,15 +250,21 @@ def test_join_commands(app: Any, user: Any, other_user: Any, community: Any, eve
     assert db.session.execute(select(func.count(EventParticipant.user_id))).scalar_one() == 1
 
 
+def _rejected(make: Any, admin: Any, name: str, reason: str) -> tuple[Any, Community]:
+    """A community held for approval and rejected by a moderator; returns (moderator, it)."""
+    moderator = make.user(role=RoleCode.MODERATOR)
+    services.set_require_approval(moderator, True)
+    held = services.create_community(admin, name=name, category="地域")
+    db.session.commit()
+    services.reject_community(moderator, held, reason)
+    db.session.commit()
+    return moderator, held
+
+
 def test_a_rejected_community_can_be_changed_and_sent_again(
     app: Any, make: Any, user: Any, other_user: Any, login_as: Any
 ) -> None:
-    moderator = make.user(role=RoleCode.MODERATOR)
-    services.set_require_approval(moderator, True)
-    held = services.create_community(user, name="川遊びの会", category="地域")
-    db.session.commit()
-    services.reject_community(moderator, held, "活動内容を書いてください")
-    db.session.commit()
+    moderator, held = _rejected(make, user, "川遊びの会", "活動内容を書いてください")
     client = login_as(user)
     page = _text(client.get(f"/communities/{held.id}"))
     assert "活動内容を書いてください" in page and "承認を再申請する" in page
@@ -298,11 +304,7 @@ def test_a_rejected_community_can_be_changed_and_sent_again(
 def test_only_the_admin_sends_a_rejected_community_again(
     app: Any, make: Any, user: Any, other_user: Any, login_as: Any
 ) -> None:
-    moderator = make.user(role=RoleCode.MODERATOR)
-    services.set_require_approval(moderator, True)
-    held = services.create_community(user, name="却下の会", category="地域")
-    db.session.commit()
-    services.reject_community(moderator, held, "重複しています")
+    moderator, held = _rejected(make, user, "却下の会", "重複しています")
     held.updated_at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
     db.session.commit()
     # Another member cannot see it (404); a moderator sees it but is not its admin.
