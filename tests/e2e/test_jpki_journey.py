@@ -68,7 +68,7 @@ def test_card_login_in_the_browser(live_server, browser_page, vcard, pki, user):
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
     assert live_server in outcome.stdout  # the client showed the site's origin
     # the waiting page notices by itself and continues to the home page, logged in
-    expect(page.get_by_text("マイナンバーカードを確認しました。")).to_be_visible(timeout=5000)
+    expect(page.get_by_text("マイナンバーカードを確認しました。")).to_be_visible(timeout=15_000)
     expect(page.get_by_text("長岡 花子 さん、こんにちは。")).to_be_visible()
 
 
@@ -100,7 +100,7 @@ def test_replayed_signature_is_refused(live_server, browser_page, vcard, pki, us
     )
     assert replay.status_code == 403
     assert replay.json()["reason"] == "challenge_used"
-    expect(page.get_by_text("長岡 花子 さん、こんにちは。")).to_be_visible(timeout=5000)
+    expect(page.get_by_text("長岡 花子 さん、こんにちは。")).to_be_visible(timeout=15_000)
 
 
 def test_revoked_resident_is_refused_with_a_readable_message(live_server, browser_page, vcard, pki):
@@ -112,7 +112,7 @@ def test_revoked_resident_is_refused_with_a_readable_message(live_server, browse
     outcome = run_card_client(live_server, code, pin="7890")
     assert outcome.returncode != 0
     assert "失効" in outcome.stdout + outcome.stderr  # the client explains it too
-    expect(page.get_by_role("status")).to_contain_text("失効", timeout=5000)
+    expect(page.get_by_role("status")).to_contain_text("失効", timeout=15_000)
     expect(
         page.get_by_role("navigation", name="メイン").get_by_role("link", name="ログイン")
     ).to_be_visible()
