@@ -510,6 +510,68 @@ def member_summary(member: User) -> dict[str, Any]:
     }
 
 
+# --- what an action was about ------------------------------------------------------------------
+
+# Log targets that are not content kinds (content kinds bring their own label).
+TARGET_LABELS: dict[str, Any] = {
+    "report": _l("A report"),
+    "appeal": _l("Appeal"),
+    "invitation": _l("An invitation"),
+    "filter": _l("Word filter"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a log entry was about, as a reader may see it: the kind's name in their language,
+    the id, and the object's own page when this reader can open it (else None)."""
+
+    label: str
+    target_id: int | None
+    url: str | None
+
+
+def describe_targets(viewer: Any, actions: list[ModerationAction]) -> dict[int, Target]:
+    """Targets of `actions` by action id: one query per content kind, and a link only to what
+    `viewer` may see (through the visibility module: deleted or invisible content is named,
+    not linked). Kinds without a page rule of their own (messages) are named, never linked."""
+    from app.permissions import rule_for, visible_to
+
+    by_kind: dict[str, set[int]] = defaultdict(set)
+    for a in actions:
+        if a.target_kind and a.target_id is not None:
+            by_kind[a.target_kind].add(a.target_id)
+    kinds: dict[str, ContentKind] = {}
+    urls: dict[tuple[str, int], str] = {}
+    for key, ids in by_kind.items():
+        try:
+            kind = kinds[key] = content_kind(key)
+        except KeyError:
+            continue
+        model: Any = kind.model
+        try:
+            rule_for(model)
+        except TypeError:
+            continue
+        stmt = visible_to(select(model).where(model.id.in_(ids)), viewer, model)
+        for obj in db.session.execute(stmt).scalars():
+            urls[(key, obj.id)] = str(kind.url(obj))
+    out: dict[int, Target] = {}
+    for a in actions:
+        if not a.target_kind:
+            continue
+        known = kinds.get(a.target_kind)
+        if known is not None:
+            label = str(known.label)
+        elif a.target_kind in TARGET_LABELS:
+            label = str(TARGET_LABELS[a.target_kind])
+        else:
+            label = a.target_kind
+        url = urls.get((a.target_kind, a.target_id)) if a.target_id is not None else None
+        out[a.id] = Target(label=label, target_id=a.target_id, url=url or None)
+    return out
+
+
 # --- what members see: actions on their own content, appeals ----------------------------------
 
 

@@ -26,7 +26,7 @@ from app.moderation.forms import (
     WarnForm,
 )
 from app.moderation.log import action_label
-from app.moderation.models import Appeal
+from app.moderation.models import Appeal, ModerationAction
 from app.moderation.services import ModerationError, NotFound
 from app.sns.models import Report
 
@@ -160,14 +160,21 @@ def _member_or_404(handle: str) -> User:
     return member
 
 
+def _targets(actions: list[ModerationAction]) -> dict[int, services.Target]:
+    """What each action was about, linked where the current user may look."""
+    return services.describe_targets(current_user, actions)
+
+
 @bp.route("/moderation/members/<handle>")
 @role_required(MODERATOR)
 def member(handle: str) -> str:
     target = _member_or_404(handle)
+    summary = services.member_summary(target)
     return render_template(
         "moderation/member.html",
         member=target,
-        summary=services.member_summary(target),
+        summary=summary,
+        targets=_targets(summary["actions"]),
         warn_form=WarnForm(prefix="w"),
         suspend_form=SuspendForm(prefix="s"),
         reason_form=ReasonForm(),
@@ -209,11 +216,13 @@ def member_action(handle: str, action: str) -> Any:
         if err.message:
             form = warn_form if action == "warn" else suspend_form
             _field_error(form, err)
+        summary = services.member_summary(target)
         return (
             render_template(
                 "moderation/member.html",
                 member=target,
-                summary=services.member_summary(target),
+                summary=summary,
+                targets=_targets(summary["actions"]),
                 warn_form=warn_form,
                 suspend_form=suspend_form,
                 reason_form=reason_form or ReasonForm(),
@@ -240,6 +249,7 @@ def log() -> str:
     rows, users, more = services.log_page(page)
     return render_template(
         "moderation/log.html",
+        targets=_targets(rows),
         rows=rows,
         users=users,
         page=max(1, page),
@@ -251,9 +261,11 @@ def log() -> str:
 @bp.route("/moderation/appeals")
 @role_required(MODERATOR)
 def appeals() -> str:
+    open_appeals = services.open_appeals()
     return render_template(
         "moderation/appeals.html",
-        appeals=services.open_appeals(),
+        appeals=open_appeals,
+        targets=_targets([ap.action for ap in open_appeals]),
         form=ReasonForm(),
         action_label=action_label,
     )
@@ -397,9 +409,11 @@ def set_preset(key: str, state: str) -> Response:
 @bp.route("/moderation/my-actions")
 @login_required
 def my_actions() -> str:
+    rows = services.actions_on_member(_me())
     return render_template(
         "moderation/my_actions.html",
-        rows=services.actions_on_member(_me()),
+        rows=rows,
+        targets=_targets([row.action for row in rows]),
         form=AppealForm(),
         action_label=action_label,
     )
