@@ -87,6 +87,26 @@ def test_corrupt_index_falls_back_and_writes_go_on(
     assert _health(client) == "ok"
 
 
+@pytest.mark.parametrize("damage", ["truncate", "remove"])
+def test_an_index_damaged_under_a_kept_searcher_is_noticed(
+    app: Any, world: dict[str, Any], damage: str
+) -> None:
+    """A thread keeps its searcher between requests, and the searcher answers from what it has
+    cached: an index damaged or removed under it, at the same generation, must still send the
+    next search to the database with the notice, not answer from the cache."""
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert not results.degraded and refs == {("diary", world["public"].id)}
+    target = _current(app).resolve()
+    for path in target.iterdir():
+        if damage == "truncate":
+            path.write_bytes(b"\x00garbage" * 10)
+        else:
+            path.unlink()
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert results.degraded in ("corrupt", "missing")
+    assert refs == {("diary", world["public"].id)}
+
+
 def test_index_of_an_older_schema_falls_back_until_rebuilt(
     app: Any, client: Any, world: dict[str, Any]
 ) -> None:
