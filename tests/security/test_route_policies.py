@@ -137,6 +137,41 @@ def test_role_pages_open_to_their_holders(app, client, make, admin, login_as):
     assert checked >= 10
 
 
+@pytest.mark.parametrize("role", [RoleCode.ADMIN, RoleCode.MODERATOR, RoleCode.STAFF])
+def test_role_pages_wait_for_the_second_factor(app, make, role):
+    """A08: every page and action declared for a privileged role, GET or POST, sends its holder
+    to the second-factor page until it is passed in this session; the password alone opens
+    none of them (nor any object id, since the check comes before the object is looked up)."""
+    from urllib.parse import urlsplit
+
+    from tests.factories import Factories
+
+    holder = make.user(role=role)
+    client = app.test_client()
+    step = client.post("/auth/login", data={"email": holder.email, "password": Factories.PASSWORD})
+    assert urlsplit(step.headers["Location"]).path == "/auth/second-factor"
+    adapter = app.url_map.bind("localhost")
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        policy = POLICIES.get(rule.endpoint)
+        if policy is None or policy.access != "role" or not holder.has_role(policy.role):
+            continue
+        values = {
+            name: 1 if "Integer" in type(conv).__name__ else "x"
+            for name, conv in rule._converters.items()
+        }
+        path = adapter.build(rule.endpoint, values)
+        for method in ("GET", "POST"):
+            if method not in (rule.methods or ()):
+                continue
+            response = client.open(path, method=method)
+            assert response.status_code == 302, (rule.endpoint, method, response.status_code)
+            target = urlsplit(response.headers["Location"]).path
+            assert target == "/auth/second-factor", (rule.endpoint, method, target)
+            checked += 1
+    assert checked >= 5
+
+
 @pytest.mark.parametrize("as_member", [False, True], ids=["guest", "member"])
 def test_monitor_pages_need_the_card(app, client, user, login_as, as_member):
     """MONITOR pages answer only a monitor proven by a card in this session: an SNS login
