@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from flask import abort
+from flask import abort, has_request_context, request
 from flask_login import AnonymousUserMixin
 from sqlalchemy import (
     ColumnElement,
@@ -155,7 +155,32 @@ def viewer_id(viewer: Viewer) -> int | None:
 
 
 def is_moderator(viewer: Viewer) -> bool:
-    return viewer_id(viewer) is not None and bool(viewer.has_role(RoleCode.MODERATOR))
+    """Whether `viewer` sees with a moderator's eyes (hidden content, held communities …).
+
+    The signed-in member of the current request keeps those powers in member pages only once
+    this session passed the second factor, like the moderators' own pages (A08): with the
+    password alone a moderator sees what any member sees."""
+    if viewer_id(viewer) is None or not viewer.has_role(RoleCode.MODERATOR):
+        return False
+    return not _waits_for_second_factor(int(viewer.id))
+
+
+def _waits_for_second_factor(user_id: int) -> bool:
+    """Whether `user_id` is this request's signed-in member and has not passed the second
+    factor in this session (worked out once per request)."""
+    if not has_request_context():
+        return False
+    from flask_login import current_user
+
+    if getattr(current_user, "id", None) != user_id:
+        return False
+    # Kept with the request, not in `g`: an application context can outlive one request.
+    known: dict[int, bool] = request.environ.setdefault("sankaku.waits_for_second_factor", {})
+    if user_id not in known:
+        from app.auth.second_factor import needs_second_factor
+
+        known[user_id] = needs_second_factor(current_user)
+    return known[user_id]
 
 
 # --- the social graph -------------------------------------------------------------------------

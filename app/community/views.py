@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.auth.models import RoleCode, User
 from app.auth.second_factor import require_second_factor
 from app.community import bp, services
 from app.community.forms import (
@@ -131,7 +131,7 @@ def _member_by_handle(handle: str) -> User | None:
 
 def _require_moderator() -> None:
     """Moderators' pages: 404 for others; a moderator passes the second factor first (A08)."""
-    if not is_moderator(current_user):
+    if not current_user.has_role(RoleCode.MODERATOR):
         abort(404)
     require_second_factor(current_user)
 

@@ -135,6 +135,26 @@ def test_member_pages_keep_working_without_the_second_factor(client, make):
         assert client.get(page).status_code == 200, page
 
 
+def test_moderator_sight_in_member_pages_waits_for_the_second_factor(app, client, make, user):
+    """Seeing hidden content is a moderator's power too: with the password alone a moderator
+    sees member pages and search as any member does."""
+    from app.db import utcnow
+    from app.sns.models import Diary
+
+    diary = make.diary(user, title="盆踊りの場所のお知らせ", visibility="members")
+    diary_row = db.session.get(Diary, diary.id)
+    diary_row.hidden_at, diary_row.hidden_reason = utcnow(), "個人情報"
+    db.session.commit()
+    moderator = make.user(role=RoleCode.MODERATOR)
+    password_step(client, moderator)
+    assert client.get(f"/diary/{diary.id}").status_code == 404
+    assert f"/diary/{diary.id}" not in client.get("/search?q=盆踊り").get_data(as_text=True)
+    assert submit(client, code_at(secret_of(moderator), current_step())).status_code == 302
+    page = client.get(f"/diary/{diary.id}")
+    assert page.status_code == 200 and "個人情報" in page.get_data(as_text=True)
+    assert f"/diary/{diary.id}" in client.get("/search?q=盆踊り").get_data(as_text=True)
+
+
 def test_members_are_not_asked_and_get_404_on_privileged_pages(client, user):
     response = password_step(client, user)
     assert response.headers["Location"] == "/"
