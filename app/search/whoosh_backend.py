@@ -76,6 +76,8 @@ _whoosh3.W3PerDocReader._cached_reader = _cached_reader
 
 CURRENT = "current"
 PENDING = "pending"
+# Reads of the index that meet a file deleted by a concurrent commit are tried this often.
+OPEN_ATTEMPTS = 3
 
 
 class TermSet(formats.Existence):
@@ -282,21 +284,33 @@ class WhooshBackend:
         # as the traceback goes, quietly (an expected ResourceWarning, not a leak of ours).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            try:
-                # No mmap: a worker reading a mapped index file that another process truncates
-                # (a damaged or replaced index) would die of SIGBUS instead of degrading.
-                ix = FileStorage(str(path), supports_mmap=False).open_index()
-            # Log the text, not the exception: a kept log record would keep the traceback, and
-            # with it Whoosh's open files, alive.
-            except Exception as exc:
-                log.warning("search: the index cannot be opened: %s", repr(exc))
-            else:
-                if "text" in ix.schema:
-                    return ix
-                # Built before the combined `text` field: it would find nothing. Rebuild it.
-                log.warning("search: the index has an outdated schema; run `flask search rebuild`")
-                ix.close()
-                raise IndexUnavailable("outdated")
+            for attempt in range(1, OPEN_ATTEMPTS + 1):
+                try:
+                    # No mmap: a worker reading a mapped index file that another process
+                    # truncates (a damaged or replaced index) would die of SIGBUS instead of
+                    # degrading.
+                    ix = FileStorage(str(path), supports_mmap=False).open_index()
+                except FileNotFoundError as exc:
+                    # Another worker committed between our listing of the tables of contents
+                    # and our reading of the newest: its commit deletes the one we picked.
+                    # Read again; a file still missing after that is a damaged index.
+                    if attempt < OPEN_ATTEMPTS and self.exists():
+                        continue
+                    log.warning("search: the index cannot be opened: %s", repr(exc))
+                # Log the text, not the exception: a kept log record would keep the traceback,
+                # and with it Whoosh's open files, alive.
+                except Exception as exc:
+                    log.warning("search: the index cannot be opened: %s", repr(exc))
+                else:
+                    if "text" in ix.schema:
+                        return ix
+                    # Built before the combined `text` field: it would find nothing. Rebuild.
+                    log.warning(
+                        "search: the index has an outdated schema; run `flask search rebuild`"
+                    )
+                    ix.close()
+                    raise IndexUnavailable("outdated")
+                break
             _collect_broken_files()
         raise IndexUnavailable("corrupt")
 
@@ -328,14 +342,21 @@ class WhooshBackend:
                 found.close()
             except Exception:
                 log.debug("search: closing a searcher failed", exc_info=True)
-        ix = self._open()
+        searcher = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            try:
-                searcher = ix.searcher(weighting=scoring.TF_IDF())
-            except Exception as exc:
-                log.warning("search: the index cannot be read: %s", repr(exc))
-                searcher = None
+            for attempt in range(1, OPEN_ATTEMPTS + 1):
+                ix = self._open()
+                try:
+                    searcher = ix.searcher(weighting=scoring.TF_IDF())
+                except FileNotFoundError as exc:
+                    # A concurrent commit merged away a segment this generation listed.
+                    if attempt < OPEN_ATTEMPTS:
+                        continue
+                    log.warning("search: the index cannot be read: %s", repr(exc))
+                except Exception as exc:
+                    log.warning("search: the index cannot be read: %s", repr(exc))
+                break
             if searcher is None:
                 _collect_broken_files()
                 raise IndexUnavailable("corrupt")

@@ -107,6 +107,34 @@ def test_an_index_damaged_under_a_kept_searcher_is_noticed(
     assert refs == {("diary", world["public"].id)}
 
 
+def test_a_commit_between_listing_and_reading_the_index_is_read_again(
+    app: Any, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's commit writes a new table of contents and deletes the one a reader has
+    just picked as the newest: the reader reads again instead of calling the index corrupt
+    (which sent searches to the database and dropped that post's index update; seen in the
+    soak with two workers)."""
+    from whoosh.index import TOC
+
+    from app.search.whoosh_backend import close_thread_searchers
+
+    latest = TOC._latest_generation.__func__  # type: ignore[attr-defined]
+    picked: list[int] = []
+
+    def racing(cls: Any, storage: Any, indexname: str) -> int:
+        generation = latest(cls, storage, indexname)
+        picked.append(generation)
+        # The first reader lists the files just before a commit replaces the newest one.
+        return generation - 1 if len(picked) == 1 else generation
+
+    close_thread_searchers()  # this thread opens the index afresh
+    monkeypatch.setattr(TOC, "_latest_generation", classmethod(racing))
+    refs, results = _refs(app, GUEST, "盆踊り")
+    assert len(picked) >= 2 and picked[0] > 1  # an older generation whose file is gone
+    assert not results.degraded
+    assert refs == {("diary", world["public"].id)}
+
+
 def test_index_of_an_older_schema_falls_back_until_rebuilt(
     app: Any, client: Any, world: dict[str, Any]
 ) -> None:
