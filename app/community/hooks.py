@@ -9,11 +9,11 @@ from flask import Flask, url_for
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import lazyload
 
-from app.auth.models import User
+from app.auth.models import RoleCode, User
 from app.community.models import Community, CommunityMember, Event, Topic, TopicPost
 from app.extensions import db
 from app.i18n import _l
-from app.permissions import is_moderator, visible_to
+from app.permissions import visible_to
 
 if TYPE_CHECKING:
     from app.sns.services import TimelineCursor, TimelineEntry
@@ -166,5 +166,11 @@ def register_all(app: Flask) -> None:
     register_timeline_entries(_timeline_entries)
     register_sample_hooks()
     app.jinja_env.globals.update(
-        community_mine=_mine, community_news=_news, is_moderator=is_moderator
+        community_mine=_mine, community_news=_news, holds_moderator_role=_holds_moderator_role
     )
+
+
+def _holds_moderator_role(user: Any) -> bool:
+    """For the menu: the approvals page is shown to the role's holders, who pass the second
+    factor on the page itself (their sight in member pages waits for it, `is_moderator`)."""
+    return bool(getattr(user, "is_authenticated", False) and user.has_role(RoleCode.MODERATOR))

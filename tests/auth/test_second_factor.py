@@ -149,6 +149,8 @@ def test_moderator_sight_in_member_pages_waits_for_the_second_factor(app, client
     password_step(client, moderator)
     assert client.get(f"/diary/{diary.id}").status_code == 404
     assert f"/diary/{diary.id}" not in client.get("/search?q=盆踊り").get_data(as_text=True)
+    # The menu still leads to the approvals page, which asks for the code.
+    assert 'href="/moderation/communities"' in client.get("/").get_data(as_text=True)
     assert submit(client, code_at(secret_of(moderator), current_step())).status_code == 302
     page = client.get(f"/diary/{diary.id}")
     assert page.status_code == 200 and "個人情報" in page.get_data(as_text=True)

@@ -199,9 +199,12 @@ def test_moderation_page(
     app: Any, make: Any, user: Any, other_user: Any, login_as: Any, community: Any
 ) -> None:
     moderator = make.user(role=RoleCode.MODERATOR)
-    assert login_as(user).get("/moderation/communities").status_code == 404
+    member = login_as(user)
+    assert member.get("/moderation/communities").status_code == 404
+    assert 'href="/moderation/communities"' not in _text(member.get("/"))  # not in the menu
     mod = login_as(moderator, the_client=app.test_client())
     assert mod.get("/moderation/communities").status_code == 200
+    assert 'href="/moderation/communities"' in _text(mod.get("/"))
     mod.post("/moderation/communities", data={"settings-require_approval": "y"})
     assert services.site_settings().require_approval
     held = services.create_community(other_user, name="審査中の会", category="趣味")
