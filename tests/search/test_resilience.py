@@ -118,11 +118,11 @@ def test_a_commit_between_listing_and_reading_the_index_is_read_again(
 
     from app.search.whoosh_backend import close_thread_searchers
 
-    latest = TOC._latest_generation.__func__  # type: ignore[attr-defined]
+    latest = TOC._latest_generation  # bound to TOC before the patch below
     picked: list[int] = []
 
     def racing(cls: Any, storage: Any, indexname: str) -> int:
-        generation = latest(cls, storage, indexname)
+        generation = latest(storage, indexname)
         picked.append(generation)
         # The first reader lists the files just before a commit replaces the newest one.
         return generation - 1 if len(picked) == 1 else generation
