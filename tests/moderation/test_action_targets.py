@@ -8,26 +8,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
-
-from app.auth.models import RoleCode
 from app.db import utcnow
 from app.extensions import db
 from app.moderation.models import ModerationAction
 from app.moderation.services import describe_targets
 from app.sns.models import Diary, Message
+from tests.moderation.support import client_of
 from tests.sns.test_queries import count_queries
-
-
-@pytest.fixture
-def mod(make: Any) -> Any:
-    return make.user(handle="npo_mod", display_name="NPO 職員", role=RoleCode.MODERATOR)
-
-
-def _client(app: Any, login_as: Any, who: Any) -> Any:
-    c = app.test_client()
-    login_as(who, the_client=c)
-    return c
 
 
 def _hide(m: Any, kind: str, oid: int, reason: str = "ガイドライン違反です") -> None:
@@ -40,10 +27,10 @@ def test_the_author_sees_the_kind_linked_to_their_hidden_comment(
 ) -> None:
     diary = make.diary(user, visibility="members", title="公園の話")
     comment = make.comment(diary, other_user, "ひどい悪口のコメント")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     _hide(m, "comment", comment.id)
     link = f'<a href="/diary/{diary.id}#comment-{comment.id}">'
-    author = _client(app, login_as, other_user)
+    author = client_of(app, login_as, other_user)
     mine = author.get("/moderation/my-actions").get_data(as_text=True)
     assert f"{link}コメント</a>" in mine
     assert "comment #" not in mine and f"#{comment.id}<" not in mine
@@ -63,8 +50,8 @@ def test_in_english_the_kind_is_named_in_english(
     app: Any, make: Any, user: Any, mod: Any, login_as: Any
 ) -> None:
     diary = make.diary(user, visibility="public", title="お祭りの準備")
-    _hide(_client(app, login_as, mod), "diary", diary.id)
-    c = _client(app, login_as, user)
+    _hide(client_of(app, login_as, mod), "diary", diary.id)
+    c = client_of(app, login_as, user)
     c.get("/lang/en")
     mine = c.get("/moderation/my-actions").get_data(as_text=True)
     assert f'<a href="/diary/{diary.id}">Diary entry</a>' in mine
@@ -74,11 +61,11 @@ def test_deleted_content_is_named_not_linked(
     app: Any, make: Any, user: Any, mod: Any, login_as: Any
 ) -> None:
     diary = make.diary(user, visibility="members", title="消した日記")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     _hide(m, "diary", diary.id)
     db.session.get(Diary, diary.id).deleted_at = utcnow()  # the author deleted it since
     db.session.commit()
-    mine = _client(app, login_as, user).get("/moderation/my-actions").get_data(as_text=True)
+    mine = client_of(app, login_as, user).get("/moderation/my-actions").get_data(as_text=True)
     assert "· 日記" in mine and f'href="/diary/{diary.id}"' not in mine
     log = m.get("/moderation/log").get_data(as_text=True)
     assert f"(日記 #{diary.id})" in log and f'href="/diary/{diary.id}"' not in log
@@ -102,9 +89,9 @@ def test_a_private_diary_is_linked_for_its_author_only(
     app: Any, make: Any, user: Any, mod: Any, login_as: Any
 ) -> None:
     diary = make.diary(user, visibility="private", title="自分だけの日記")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     _hide(m, "diary", diary.id)
-    mine = _client(app, login_as, user).get("/moderation/my-actions").get_data(as_text=True)
+    mine = client_of(app, login_as, user).get("/moderation/my-actions").get_data(as_text=True)
     assert f'<a href="/diary/{diary.id}">日記</a>' in mine
     # A private diary stays private from moderators too: named, not linked.
     log = m.get("/moderation/log").get_data(as_text=True)
@@ -112,7 +99,7 @@ def test_a_private_diary_is_linked_for_its_author_only(
 
 
 def test_other_targets_are_named_in_the_readers_language(app: Any, mod: Any, login_as: Any) -> None:
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     added = m.post("/moderation/word-filter", data={"kind": "word", "value": "悪口"})
     assert added.status_code == 302
     log = m.get("/moderation/log").get_data(as_text=True)
@@ -122,11 +109,11 @@ def test_other_targets_are_named_in_the_readers_language(app: Any, mod: Any, log
 def test_the_members_page_makes_one_query_per_kind_not_per_action(
     app: Any, make: Any, user: Any, other_user: Any, mod: Any, login_as: Any
 ) -> None:
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     diary = make.diary(other_user, visibility="members")
     _hide(m, "diary", make.diary(user, visibility="members").id)
     _hide(m, "comment", make.comment(diary, user, "一つ目").id)
-    c = _client(app, login_as, user)
+    c = client_of(app, login_as, user)
     with count_queries() as few:
         c.get("/moderation/my-actions")
     for i in range(4):

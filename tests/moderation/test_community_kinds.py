@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import RoleCode
 from app.community import services as community
 from app.community.models import Community, Event, Topic, TopicPost
 from app.db import utcnow
@@ -18,13 +17,9 @@ from app.extensions import db
 from app.moderation.content import content_kind
 from app.moderation.models import ModerationAction
 from app.sns.models import Report
+from tests.moderation.support import client_of
 
 PHONE = "連絡は 090-1234-5678 まで"
-
-
-@pytest.fixture
-def mod(make: Any) -> Any:
-    return make.user(handle="npo_mod", display_name="NPO 職員", role=RoleCode.MODERATOR)
 
 
 @pytest.fixture
@@ -37,12 +32,6 @@ def town(app: Any, user: Any, other_user: Any, make: Any) -> dict[str, Any]:
     topic = community.create_topic(com, user, title="夏祭りの相談", body="準備の話をしましょう")
     db.session.commit()
     return {"community": com, "topic": topic, "carol": carol}
-
-
-def _client(app: Any, login_as: Any, who: Any) -> Any:
-    c = app.test_client()
-    login_as(who, the_client=c)
-    return c
 
 
 def _held(kind: str, object_id: int) -> bool:
@@ -104,10 +93,10 @@ def test_hide_and_restore_a_topic_post_from_the_queue(
     post = community.add_post(topic, other_user, "あの店主は詐欺師だ、誰も行くな")
     db.session.commit()
     path = f"/topics/{topic.id}"
-    reporter = _client(app, login_as, carol)
+    reporter = client_of(app, login_as, carol)
     r = reporter.post(f"/report/topic_post/{post.id}", data={"reason": "harassment"})
     assert r.status_code == 302
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     queue = m.get("/moderation/reports").get_data(as_text=True)
     assert "あの店主は詐欺師だ" in queue
     report = db.session.execute(select(Report)).scalar_one()
@@ -119,13 +108,13 @@ def test_hide_and_restore_a_topic_post_from_the_queue(
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Report, report.id).status == "resolved"
-    author = _client(app, login_as, other_user)
+    author = client_of(app, login_as, other_user)
     shown = author.get(path).get_data(as_text=True)
     assert "あの店主は詐欺師だ" in shown and "人ではなく店を批判してください" in shown
     assert "人ではなく店を批判してください" in author.get("/moderation/my-actions").get_data(
         as_text=True
     )
-    for viewer in (reporter, _client(app, login_as, user)):  # the reporter, the topic's author
+    for viewer in (reporter, client_of(app, login_as, user)):  # the reporter, the topic's author
         body = viewer.get(path).get_data(as_text=True)
         assert "あの店主は詐欺師だ" not in body and "人ではなく店を批判してください" not in body
     entry = db.session.execute(
@@ -151,7 +140,7 @@ def test_a_community_awaiting_approval_is_approved_not_restored(
     com = community.create_community(user, name="承認待ちの会", category="地域", kind="open")
     db.session.commit()
     assert com.status == "pending" and com.hidden_at is not None
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     page = m.get("/moderation/members/alice").get_data(as_text=True)
     restore = f"/moderation/content/community/{com.id}/restore"
     assert "承認待ちの会" in page and f'action="{restore}"' not in page

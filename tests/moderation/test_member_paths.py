@@ -5,25 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from app.auth.models import RoleCode
 from app.extensions import db
 from app.moderation.models import MemberWarning, ModerationAction
 from app.sns.models import Comment, Diary, Notification
+from tests.moderation.support import client_of
 from tests.sns.test_queries import count_queries
-
-
-@pytest.fixture
-def mod(make: Any) -> Any:
-    return make.user(handle="npo_mod", display_name="NPO 職員", role=RoleCode.MODERATOR)
-
-
-def _client(app: Any, login_as: Any, who: Any) -> Any:
-    c = app.test_client()
-    login_as(who, the_client=c)
-    return c
 
 
 def _notes(member: Any) -> list[Notification]:
@@ -44,7 +32,7 @@ def test_each_action_on_a_member_notifies_them_without_naming_the_moderator(
     app: Any, make: Any, user: Any, other_user: Any, mod: Any, login_as: Any
 ) -> None:
     diary = make.diary(other_user, visibility="members", title="対象の日記")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     m.post(f"/moderation/content/diary/{diary.id}/hide", data={"reason": "規約違反のため"})
     m.post(f"/moderation/content/diary/{diary.id}/restore", data={"reason": "確認しました"})
     m.post("/moderation/members/bob/suspend", data={"s-days": "3", "s-reason": "荒らし"})
@@ -59,7 +47,7 @@ def test_each_action_on_a_member_notifies_them_without_naming_the_moderator(
         ("moderation", a.id, None) for a in actions
     ]
     assert _notes(user) == [] and _notes(mod) == []
-    b = _client(app, login_as, other_user)
+    b = client_of(app, login_as, other_user)
     warning = db.session.execute(select(MemberWarning)).scalar_one()
     b.post("/moderation/warning", data={"warning_id": warning.id})  # acknowledged first
     page = b.get("/notifications").get_data(as_text=True)
@@ -98,7 +86,7 @@ def test_moderator_restores_hidden_content_from_the_member_page(
     diary = make.diary(other_user, visibility="members", title="隠された日記")
     comment = make.comment(make.diary(user, visibility="members"), other_user, "隠されたコメント")
     kept = make.diary(other_user, visibility="members", title="普通の日記")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     m.post(f"/moderation/content/diary/{diary.id}/hide", data={"reason": "理由その一"})
     m.post(f"/moderation/content/comment/{comment.id}/hide", data={"reason": "理由その二"})
     page = m.get("/moderation/members/bob").get_data(as_text=True)
@@ -116,7 +104,7 @@ def test_moderator_restores_hidden_content_from_the_member_page(
     assert "隠された日記" not in page and f'action="{restore}"' not in page  # restored
     assert "隠されたコメント" in page
     # A member cannot restore, even their own content.
-    b = _client(app, login_as, other_user)
+    b = client_of(app, login_as, other_user)
     url = f"/moderation/content/comment/{comment.id}/restore"
     assert b.post(url, data={"reason": ""}).status_code == 404
     db.session.expire_all()
@@ -126,7 +114,7 @@ def test_moderator_restores_hidden_content_from_the_member_page(
 def test_member_page_queries_stay_constant(
     app: Any, make: Any, other_user: Any, mod: Any, login_as: Any
 ) -> None:
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
 
     def hide_one(n: int) -> None:
         d = make.diary(other_user, visibility="members", title=f"日記{n}")

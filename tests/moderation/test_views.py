@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import Invitation, RoleCode
 from app.extensions import db
 from app.moderation.models import Appeal, FilterEntry, MemberWarning, ModerationAction
 from app.sns.models import Comment, Diary, Report
+from tests.moderation.support import client_of
 from tests.sns.test_queries import count_queries
 
 MOD_PAGES = [
@@ -24,17 +24,6 @@ MOD_PAGES = [
     "/moderation/word-filter",
     "/moderation/members/alice",
 ]
-
-
-@pytest.fixture
-def mod(make: Any) -> Any:
-    return make.user(handle="npo_mod", display_name="NPO 職員", role=RoleCode.MODERATOR)
-
-
-def _client(app: Any, login_as: Any, who: Any) -> Any:
-    c = app.test_client()
-    login_as(who, the_client=c)
-    return c
 
 
 def _count(model: Any) -> int:
@@ -68,9 +57,9 @@ def test_report_hide_author_sees_reason_others_do_not(
     diary = make.diary(user, visibility="members", title="公園の話")
     comment = make.comment(diary, other_user, "ひどい悪口のコメント")
     third = make.user(handle="carol")
-    a = _client(app, login_as, user)
+    a = client_of(app, login_as, user)
     assert a.post(f"/report/comment/{comment.id}", data={"reason": "harassment"}).status_code == 302
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     queue = m.get("/moderation/reports").get_data(as_text=True)
     assert "ひどい悪口のコメント" in queue and "/moderation/reports/" in queue
     report = db.session.execute(select(Report)).scalar_one()
@@ -86,10 +75,10 @@ def test_report_hide_author_sees_reason_others_do_not(
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Report, report.id).status == "resolved"
-    author = _client(app, login_as, other_user)
+    author = client_of(app, login_as, other_user)
     shown = author.get(f"/diary/{diary.id}").get_data(as_text=True)
     assert "ひどい悪口のコメント" in shown and "ガイドライン違反です" in shown
-    for viewer in (a, _client(app, login_as, third)):
+    for viewer in (a, client_of(app, login_as, third)):
         body = viewer.get(f"/diary/{diary.id}").get_data(as_text=True)
         assert "ひどい悪口のコメント" not in body and "ガイドライン違反です" not in body
     logged = db.session.execute(select(ModerationAction)).scalar_one()
@@ -121,7 +110,7 @@ def test_dismiss_closes_a_report_and_is_logged(
     diary = make.diary(other_user, visibility="members")
     login_as(user).post(f"/report/diary/{diary.id}", data={"reason": "spam"})
     report = db.session.execute(select(Report)).scalar_one()
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     assert m.post(f"/moderation/reports/{report.id}/dismiss", data={"reason": "問題なし"})
     db.session.expire_all()
     assert db.session.get(Report, report.id).status == "dismissed"
@@ -139,7 +128,7 @@ def test_queue_orders_by_severity_then_age_with_prior_actions(
     a = login_as(user)
     a.post(f"/report/diary/{d1.id}", data={"reason": "spam"})
     a.post(f"/report/diary/{d2.id}", data={"reason": "personal_info"})
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     m.post("/moderation/members/bob/warn", data={"w-message": "以前の警告です"})
     page = m.get("/moderation/reports").get_data(as_text=True)
     assert page.index("個人情報その二") < page.index("宣伝その一")
@@ -151,8 +140,8 @@ def test_queue_orders_by_severity_then_age_with_prior_actions(
 def test_warning_must_be_acknowledged(
     app: Any, make: Any, user: Any, other_user: Any, mod: Any, login_as: Any
 ) -> None:
-    b = _client(app, login_as, other_user)  # logged in before the warning
-    m = _client(app, login_as, mod)
+    b = client_of(app, login_as, other_user)  # logged in before the warning
+    m = client_of(app, login_as, mod)
     assert m.post("/moderation/members/bob/warn", data={"w-message": ""}).status_code == 400
     assert (
         m.post("/moderation/members/bob/warn", data={"w-message": "言葉遣いに注意"}).status_code
@@ -160,11 +149,11 @@ def test_warning_must_be_acknowledged(
     )
     r = b.get("/diary")
     assert r.status_code == 302 and r.headers["Location"].endswith("/moderation/warning")
-    fresh = _client(app, login_as, other_user)  # a new login is stopped too
+    fresh = client_of(app, login_as, other_user)  # a new login is stopped too
     assert fresh.get("/members").headers["Location"].endswith("/moderation/warning")
     assert "言葉遣いに注意" in b.get("/moderation/warning").get_data(as_text=True)
     warning = db.session.execute(select(MemberWarning)).scalar_one()
-    other = _client(app, login_as, user)
+    other = client_of(app, login_as, user)
     assert other.post("/moderation/warning", data={"warning_id": warning.id}).status_code == 404
     assert b.post("/moderation/warning", data={"warning_id": warning.id}).status_code == 302
     assert b.get("/diary").status_code == 200
@@ -177,9 +166,9 @@ def test_suspended_member_cannot_log_in_and_their_content_vanishes(
     app: Any, make: Any, user: Any, other_user: Any, mod: Any, login_as: Any, client: Any
 ) -> None:
     diary = make.diary(other_user, visibility="members", title="停止される人の日記")
-    a = _client(app, login_as, user)
+    a = client_of(app, login_as, user)
     assert a.get(f"/diary/{diary.id}").status_code == 200
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     bad = m.post("/moderation/members/bob/suspend", data={"s-days": "0", "s-reason": "x"})
     assert bad.status_code == 400
     r = m.post("/moderation/members/bob/suspend", data={"s-days": "7", "s-reason": "荒らし行為"})
@@ -200,19 +189,19 @@ def test_moderators_cannot_suspend_themselves_or_each_other(
     app: Any, make: Any, mod: Any, admin: Any, login_as: Any
 ) -> None:
     make.user(handle="mod2", role=RoleCode.MODERATOR)
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     data = {"s-days": "3", "s-reason": "x"}
     assert m.post("/moderation/members/npo_mod/suspend", data=data).status_code == 400
     assert m.post("/moderation/members/mod2/suspend", data=data).status_code == 400
     assert _count(ModerationAction) == 0
-    boss = _client(app, login_as, admin)
+    boss = client_of(app, login_as, admin)
     assert boss.post("/moderation/members/mod2/suspend", data=data).status_code == 302
 
 
 def test_word_filter_holds_diaries_and_comments_until_approved(
     app: Any, make: Any, user: Any, other_user: Any, mod: Any, login_as: Any
 ) -> None:
-    a = _client(app, login_as, user)
+    a = client_of(app, login_as, user)
     r = a.post(
         "/diary/new",
         data={
@@ -225,10 +214,10 @@ def test_word_filter_holds_diaries_and_comments_until_approved(
     assert r.status_code == 302
     diary = db.session.execute(select(Diary)).scalar_one()
     assert diary.hidden_at is not None
-    b = _client(app, login_as, other_user)
+    b = client_of(app, login_as, other_user)
     assert b.get(f"/diary/{diary.id}").status_code == 404
     assert "モデレーター" in a.get(f"/diary/{diary.id}").get_data(as_text=True)
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     assert (
         m.post("/moderation/word-filter", data={"kind": "pattern", "value": "(a+)+"}).status_code
         == 200
@@ -256,7 +245,7 @@ def test_word_filter_holds_diaries_and_comments_until_approved(
 
 def test_invitations_oversight(app: Any, make: Any, user: Any, mod: Any, login_as: Any) -> None:
     issued = make.invitation(user, email="friend@example.jp")
-    m = _client(app, login_as, mod)
+    m = client_of(app, login_as, mod)
     page = m.get("/moderation/invitations").get_data(as_text=True)
     assert "friend@example.jp" in page and "長岡 花子" in page
     assert (
@@ -281,7 +270,7 @@ def test_dashboard_chart_is_accessible_and_queries_stay_constant(
     hooks.register_pending_count("test_pending", "Waiting things", lambda: 4)
     try:
         make.diary(user, visibility="members")
-        m = _client(app, login_as, mod)
+        m = client_of(app, login_as, mod)
         with count_queries() as few:
             page = m.get("/moderation/").get_data(as_text=True)
         for _ in range(5):
